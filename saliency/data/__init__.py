@@ -1,0 +1,1 @@
+"""Data sets with ground truth by construction, for tests and benchmarks."""

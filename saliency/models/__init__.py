@@ -1,0 +1,54 @@
+"""The model registry: look a model up by name, load it once per process and device."""
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+
+from saliency.errors import UnknownModel
+from saliency.models.builtin import EFFICIENTNET_LITE0, torchvision_names, torchvision_spec
+from saliency.models.config import user_specs
+from saliency.models.spec import LoadedModel, ModelSpec
+
+DEFAULT_MODEL = "efficientnet_lite0"
+_loaded: dict[tuple[str, str], LoadedModel] = {}
+_lock = threading.Lock()
+
+
+def default_device() -> torch.device:
+    """$SALIENCY_DEVICE, else cuda when available, else the CPU."""
+    name = os.environ.get("SALIENCY_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Registry keys only, never paths: a request cannot name a file."""
+    users = user_specs()
+    if name in users:
+        return users[name]
+    if name == EFFICIENTNET_LITE0.name:
+        return EFFICIENTNET_LITE0
+    if name in torchvision_names():
+        return torchvision_spec(name)
+    raise UnknownModel(f"unknown model {name!r}; `saliency models` lists the known ones")
+
+
+def list_models() -> list[ModelSpec]:
+    """User models first, then the offline default, then torchvision's classifiers."""
+    specs = list(user_specs().values()) + [EFFICIENTNET_LITE0]
+    return specs + [torchvision_spec(n) for n in torchvision_names()]
+
+
+def load_model(name: str = DEFAULT_MODEL, device: torch.device | str | None = None) -> LoadedModel:
+    """Build a model once per (name, device) in this process and keep it."""
+    dev = torch.device(device) if device is not None else default_device()
+    key = (name, str(dev))
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = LoadedModel(get_spec(name), dev)
+        return _loaded[key]
+
+
+__all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelSpec", "default_device", "get_spec", "list_models",
+           "load_model"]

@@ -1,0 +1,118 @@
+"""A user's own models, declared in a TOML file; environment variables override single fields.
+
+    [models.my_net]
+    path = "my_net.pt"            # TorchScript (.pt) or torch.export (.pt2); relative to this file
+    input_size = [224, 224]
+    mean = [0.485, 0.456, 0.406]
+    std = [0.229, 0.224, 0.225]
+    labels = "my_net_labels.txt"  # one class name per line
+    output = "logits"             # or "probabilities"
+
+File: $SALIENCY_MODELS_FILE, else ./models.toml when present.
+Override: SALIENCY_MODELS__<name>__<field>=value (JSON for lists, e.g. '[0.5, 0.5, 0.5]').
+"""
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from saliency.errors import ModelUnavailable
+from saliency.models.spec import ModelSpec
+
+ENV_FILE = "SALIENCY_MODELS_FILE"
+ENV_PREFIX = "SALIENCY_MODELS__"
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    input_size: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    labels: Path
+    output: Literal["logits", "probabilities"] = "logits"
+    description: str = ""
+    gradients: bool = Field(True, description="False when the file cannot be differentiated")
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get(ENV_FILE)
+    if explicit:
+        return Path(explicit)
+    default = Path("models.toml")
+    return default if default.exists() else None
+
+
+def _env_overrides() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in os.environ.items():
+        if key.startswith(ENV_PREFIX) and key.count("__") == 2:
+            name, fieldname = key[len(ENV_PREFIX):].split("__")
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError:
+                parsed = value
+            out.setdefault(name, {})[fieldname.lower()] = parsed
+    return out
+
+
+def user_specs() -> dict[str, ModelSpec]:
+    path = config_path()
+    raw: dict[str, dict[str, Any]] = {}
+    root = Path.cwd()
+    if path is not None:
+        if not path.exists():
+            raise ModelUnavailable(f"{ENV_FILE} points to {path}, which does not exist")
+        raw = tomllib.loads(path.read_text()).get("models", {})
+        root = path.parent
+    for name, fields in _env_overrides().items():
+        raw.setdefault(name, {}).update(fields)
+    specs = {}
+    for name, fields in raw.items():
+        try:
+            entry = ModelEntry.model_validate(fields)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ModelUnavailable(f"model {name!r} in {path}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        specs[name] = _spec(name, entry, root)
+    return specs
+
+
+def _spec(name: str, entry: ModelEntry, root: Path) -> ModelSpec:
+    weights = entry.path if entry.path.is_absolute() else root / entry.path
+    labels = entry.labels if entry.labels.is_absolute() else root / entry.labels
+    return ModelSpec(
+        name=name,
+        build=lambda: load_file(weights),
+        labels=lambda: _read_labels(labels),
+        input_size=entry.input_size,
+        mean=entry.mean,
+        std=entry.std,
+        output=entry.output,
+        gradients=entry.gradients,
+        description=entry.description or f"user model from {weights.name}",
+        source="config",
+    )
+
+
+def load_file(path: Path) -> nn.Module:
+    """TorchScript or torch.export archives only: neither unpickles arbitrary objects."""
+    if not path.exists():
+        raise ModelUnavailable(f"model file {path} does not exist")
+    if path.suffix == ".pt2":
+        return torch.export.load(str(path)).module()
+    return torch.jit.load(str(path), map_location="cpu")
+
+
+def _read_labels(path: Path) -> list[str]:
+    if not path.exists():
+        raise ModelUnavailable(f"labels file {path} does not exist")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
