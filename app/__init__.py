@@ -1,0 +1,1 @@
+"""The HTTP side of the service: submit images, follow jobs, fetch saliency artifacts."""

@@ -1,0 +1,40 @@
+"""Build the FastAPI application: settings, one Redis client, error mapping, body limit, routes."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from redis import Redis
+
+from app import errors
+from app.jobs import Jobs
+from app.limits import FORM_SLACK, BodyLimit
+from app.routes import router
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # decode_responses stays off: RQ and the stored artifacts are bytes.
+    redis = Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=3,
+                           health_check_interval=30)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        redis.close()
+
+    app = FastAPI(
+        title="Saliency service",
+        version="0.1.0",
+        description="Black-box saliency maps (OISE) for image classifiers, computed by queue workers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.redis = redis
+    app.state.jobs = Jobs(redis, settings)
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK)
+    app.include_router(router)
+    return app

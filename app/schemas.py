@@ -1,0 +1,124 @@
+"""What the API answers, as pydantic models: the OpenAPI document is generated from these."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.jobs import JobState
+
+
+class Links(BaseModel):
+    self: str = Field(description="this job")
+    saliency_npy: str = Field(description="float32 map, image height x width (np.load)")
+    saliency_png: str = Field(description="colour heatmap")
+    overlay_png: str = Field(description="heatmap blended over the image")
+
+    @classmethod
+    def for_job(cls, job_id: str) -> "Links":
+        base = f"/jobs/{job_id}"
+        return cls(self=base, saliency_npy=f"{base}/saliency.npy", saliency_png=f"{base}/saliency.png",
+                   overlay_png=f"{base}/overlay.png")
+
+
+class Submitted(BaseModel):
+    job_id: str
+    status: Literal["queued"] = "queued"
+    links: Links
+
+
+class TargetRef(BaseModel):
+    index: int
+    label: str
+
+
+class Prediction(TargetRef):
+    score: float = Field(description="probability on the clean image")
+
+
+class Result(BaseModel):
+    target: Prediction = Field(description="the explained class")
+    top5: list[Prediction]
+    queries: int = Field(description="model queries spent")
+    seconds: float = Field(description="time the explanation took in the worker")
+    device: str
+    artifacts: dict[str, str] = Field(description="artifact name -> URL path")
+
+
+class JobView(BaseModel):
+    job_id: str
+    status: Literal["queued", "started", "finished", "failed", "canceled"]
+    progress: float = Field(ge=0, le=1)
+    created_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    model: str | None
+    method: str | None
+    params: dict[str, Any]
+    target: TargetRef | None = Field(description="requested class; null: the model's top-1 class")
+    error: str | None = Field(description="why the job failed, when it did")
+    cancel_requested: bool = False
+    result: Result | None = None
+    links: Links
+
+    @classmethod
+    def of(cls, state: JobState) -> "JobView":
+        req = state.request
+        links = Links.for_job(state.job_id)
+        result = None
+        if state.summary is not None:
+            s = state.summary
+            result = Result(
+                target=Prediction(**s["target"]),
+                top5=[Prediction(**p) for p in s["top5"]],
+                queries=s["queries"],
+                seconds=s["seconds"],
+                device=s.get("device", ""),
+                artifacts={"saliency.npy": links.saliency_npy, "saliency.png": links.saliency_png,
+                           "overlay.png": links.overlay_png},
+            )
+        return cls(
+            job_id=state.job_id,
+            status=state.status,
+            progress=state.progress,
+            created_at=state.created_at,
+            started_at=state.started_at,
+            ended_at=state.ended_at,
+            model=req.get("model"),
+            method=req.get("method"),
+            params=req.get("params") or {},
+            target=TargetRef(**req["target"]) if req.get("target") else None,
+            error=state.error,
+            cancel_requested=state.cancel_requested,
+            result=result,
+            links=links,
+        )
+
+
+class ModelInfo(BaseModel):
+    name: str
+    description: str
+    input_size: tuple[int, int] = Field(description="(height, width) images are resized to")
+    source: str = Field(description="builtin, torchvision or config (a user model)")
+    gradients: bool = Field(description="whether gradient-based methods can run on it")
+    methods: list[str] = Field(description="registered methods that can explain it")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    redis: bool
+    workers: int = Field(description="workers registered on the queue")
+    detail: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers has this shape."""
+
+    detail: str = Field(description="a readable message")
+    code: str = Field(description="stable machine-readable reason, e.g. unknown_model")
+    field: str | None = Field(None, description="the request field at fault (422), e.g. params.queries")

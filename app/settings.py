@@ -1,0 +1,65 @@
+"""Every setting of the service (API and worker) in one place, read from SALIENCY_* variables.
+
+The README's settings table lists the same fields. The library's own variables (SALIENCY_DEVICE, SALIENCY_MODELS_FILE,
+SALIENCY_OFFLINE) are read by saliency/ itself and are not fields here.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALIENCY_", extra="ignore")
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        # REDIS_URL is what most platforms set; the prefixed name wins when both are present.
+        validation_alias=AliasChoices("SALIENCY_REDIS_URL", "REDIS_URL"),
+        description="Redis shared by the API and all workers (jobs, uploads, results)",
+    )
+    queue: str = Field("saliency", description="RQ queue name; API and workers must agree")
+    key_prefix: str = Field("saliency", description="prefix of the service's own Redis keys")
+
+    # HTTP
+    host: str = Field("127.0.0.1", description="address `python -m app` binds")
+    port: int = Field(8000, ge=1, le=65535, description="port `python -m app` binds")
+    default_model: str = Field("efficientnet_lite0", description="model when a request names none")
+    default_method: str = Field("oise", description="method when a request names none")
+    max_upload_bytes: int = Field(20 * MB, ge=1, description="largest accepted image file (413 above)")
+
+    # Jobs and storage
+    job_timeout: int = Field(600, ge=1, description="seconds a job may run before it fails")
+    upload_ttl: int = Field(86400, ge=1, description="seconds an upload waits in Redis for a worker")
+    result_ttl: int = Field(86400, ge=1, description="seconds results (map, PNGs, summary) are kept")
+    failure_ttl: int = Field(86400, ge=1, description="seconds failed and canceled jobs are kept")
+    record_ttl: int = Field(
+        7 * 86400, ge=1,
+        description="seconds a job id is remembered after its data expired, to answer 410 not 404")
+
+    # Worker
+    progress_interval: float = Field(
+        0.5, gt=0, description="least seconds between progress writes and cancel checks")
+    preload: str = Field(
+        "", description="comma-separated models a worker loads at start; empty: the default model; "
+                        "`none`: load on first use")
+
+    @model_validator(mode="after")
+    def _record_outlives_data(self) -> "Settings":
+        self.record_ttl = max(self.record_ttl, self.result_ttl, self.failure_ttl)
+        return self
+
+    def preload_models(self) -> list[str]:
+        if self.preload.strip().lower() == "none":
+            return []
+        names = [n.strip() for n in self.preload.split(",") if n.strip()]
+        return names or [self.default_model]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,90 @@
+"""The service's own data in Redis, beside RQ's job records: uploads, results, cancel flags, ids.
+
+Workers on other machines share nothing with the API but Redis, so everything a job needs or
+produces lives here, each key with a TTL:
+
+    {prefix}:upload:{id}   the uploaded bytes, until a worker has used them (upload_ttl)
+    {prefix}:result:{id}   hash: summary JSON, gzipped .npy map, heatmap and overlay PNGs (result_ttl)
+    {prefix}:cancel:{id}   set by DELETE; the worker's progress callback checks it (record_ttl)
+    {prefix}:job:{id}      that the id was issued, kept longer than the data so that an expired
+                           job answers 410 Gone instead of 404 (record_ttl)
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from redis import Redis
+
+from app.settings import Settings
+
+# Artifact name in the URL -> field of the result hash.
+ARTIFACTS = {
+    "saliency.npy": "saliency.npy.gz",
+    "saliency.png": "saliency.png",
+    "overlay.png": "overlay.png",
+}
+SUMMARY = "summary.json"
+
+
+class Store:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self._prefix = settings.key_prefix
+
+    def _key(self, kind: str, job_id: str) -> str:
+        return f"{self._prefix}:{kind}:{job_id}"
+
+    # Uploads -------------------------------------------------------------------------------
+    def put_upload(self, job_id: str, data: bytes) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.set(self._key("upload", job_id), data, ex=self.settings.upload_ttl)
+            pipe.set(self._key("job", job_id), _now(), ex=self.settings.record_ttl)
+            pipe.execute()
+
+    def get_upload(self, job_id: str) -> bytes | None:
+        return self.redis.get(self._key("upload", job_id))
+
+    def drop_upload(self, job_id: str) -> None:
+        self.redis.delete(self._key("upload", job_id))
+
+    def was_issued(self, job_id: str) -> bool:
+        return bool(self.redis.exists(self._key("job", job_id)))
+
+    # Results -------------------------------------------------------------------------------
+    def put_result(self, job_id: str, summary: dict[str, Any], artifacts: dict[str, bytes]) -> None:
+        """One hash, written and given its TTL in one transaction: all artifacts or none."""
+        fields = {ARTIFACTS[name]: data for name, data in artifacts.items()}
+        fields[SUMMARY] = json.dumps(summary).encode()
+        key = self._key("result", job_id)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, self.settings.result_ttl)
+            pipe.execute()
+
+    def get_summary(self, job_id: str) -> dict[str, Any] | None:
+        raw = self.redis.hget(self._key("result", job_id), SUMMARY)
+        return json.loads(raw) if raw is not None else None
+
+    def get_artifact(self, job_id: str, name: str) -> bytes | None:
+        return self.redis.hget(self._key("result", job_id), ARTIFACTS[name])
+
+    # Cancellation --------------------------------------------------------------------------
+    def request_cancel(self, job_id: str) -> str:
+        """Set the flag once; returns when it was first requested (ISO 8601, UTC)."""
+        key = self._key("cancel", job_id)
+        self.redis.set(key, _now(), ex=self.settings.record_ttl, nx=True)
+        return self.redis.get(key).decode()
+
+    def cancel_requested_at(self, job_id: str) -> str | None:
+        raw = self.redis.get(self._key("cancel", job_id))
+        return raw.decode() if raw is not None else None
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return bool(self.redis.exists(self._key("cancel", job_id)))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()

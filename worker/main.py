@@ -1,0 +1,95 @@
+"""Start one RQ worker: connect to Redis, load the models to keep, take jobs until stopped.
+
+Why rq's SimpleWorker: RQ's default Worker forks a child ("work horse") per job. A CUDA context
+does not survive fork (the child of a process that initialised CUDA cannot use it), and a model
+loaded in a child is thrown away when the child exits, so every job would reload its model.
+SimpleWorker runs each job in the worker process itself: the model is loaded once, stays on the
+device, and later jobs reuse it through saliency.models.load_model's per-process cache. The price
+is that a job which crashes the interpreter takes the worker with it; run workers under a
+supervisor (compose's `restart:`, systemd) and RQ marks their abandoned jobs failed.
+
+Job timeouts still hold: SimpleWorker arms SIGALRM around the job in this (main) thread.
+Stopping: SIGTERM or Ctrl-C lets a running job finish (warm shutdown); a second one stops it now
+and the job is marked failed.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import time
+import uuid
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import SimpleWorker
+
+from app.jobs import SERIALIZER
+from app.settings import get_settings
+from saliency.errors import Cancelled
+
+log = logging.getLogger("worker")
+
+
+class Worker(SimpleWorker):
+    def handle_exception(self, job, *exc_info):  # noqa: ANN001 - RQ's signature
+        """A job stopped on request is not an error worth a traceback in the log."""
+        if exc_info and isinstance(exc_info[1], Cancelled):
+            self.log.info("Worker %s: job %s canceled on request", self.name, job.id)
+            return
+        super().handle_exception(job, *exc_info)
+
+
+def connect(url: str, wait: float) -> Redis:
+    """Wait up to `wait` seconds for Redis: in compose the worker may start before it."""
+    conn = Redis.from_url(url, health_check_interval=30)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.ping()
+            return conn
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker: Redis at {url} does not answer ({exc})") from None
+            time.sleep(0.5)
+
+
+def preload(names: list[str]) -> None:
+    """Load models before taking jobs so the first job does not pay for it. A model that
+    cannot load is logged, not fatal: jobs for it fail with the library's message."""
+    from saliency.models import default_device, load_model
+
+    for name in names:
+        start = time.perf_counter()
+        try:
+            load_model(name)
+        except Exception as exc:  # noqa: BLE001 - any failure is reported the same way
+            log.error("could not preload model %s: %s", name, exc)
+            continue
+        log.info("loaded %s on %s in %.1f s", name, default_device(), time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    parser.add_argument("--name", help="worker name in Redis (default: host.pid.random)")
+    parser.add_argument("--log-level", default=os.environ.get("SALIENCY_LOG_LEVEL", "INFO"))
+    parser.add_argument("--redis-wait", type=float, default=30.0,
+                        help="seconds to wait for Redis at start (default 30)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stdout,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    conn = connect(settings.redis_url, args.redis_wait)
+    try:
+        preload(settings.preload_models())
+    except KeyboardInterrupt:
+        return 130
+    name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+    worker = Worker([settings.queue], connection=conn, name=name, serializer=SERIALIZER)
+    worker.work(burst=args.burst, logging_level=args.log_level.upper())
+    return 0

@@ -1,0 +1,111 @@
+"""The job function RQ runs: one explanation from a stored upload to stored artifacts.
+
+It runs inside the worker process (see worker.main for why), so `load_model` finds the model that
+earlier jobs already put on the device.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import time
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from rq import get_current_job
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+
+from app.settings import get_settings
+from app.store import Store
+from saliency import explain
+from saliency.errors import Cancelled, SaliencyError
+from saliency.images import ImageError, open_image
+from saliency.render import heatmap, overlay
+
+
+class UploadMissing(SaliencyError):
+    pass
+
+
+class Progress:
+    """The library's progress callback: writes the fraction to the job's meta and checks the
+    cancel flag, at most once per `interval` seconds so a fast method is not slowed by Redis."""
+
+    def __init__(self, job: Job, store: Store, interval: float) -> None:
+        self.job = job
+        self.store = store
+        self.interval = interval
+        self._last = float("-inf")
+
+    def __call__(self, fraction: float) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        self.job.meta["progress"] = round(min(max(float(fraction), 0.0), 1.0), 4)
+        self.job.save_meta()
+        if self.store.cancel_requested(self.job.id):
+            raise Cancelled("canceled on request")
+
+
+def run_explanation(job_id: str, model: str, method: str, target: int | None,
+                    params: dict[str, Any]) -> dict[str, Any]:
+    """Enqueued by app.jobs by name. Returns the summary (also stored beside the artifacts)."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("run_explanation runs inside an RQ worker")
+    settings = get_settings()
+    store = Store(job.connection, settings)
+    progress = Progress(job, store, settings.progress_interval)
+    try:
+        progress(0.0)  # a job canceled while it waited stops here, before any work
+        data = store.get_upload(job_id)
+        if data is None:
+            raise UploadMissing("the uploaded image expired before a worker took the job; submit it again")
+        image = open_image(data)
+        result = explain(image, model=model, method=method, target=target, params=params,
+                         progress=progress)
+        summary = result.summary()
+        store.put_result(job_id, summary, render(image, result.saliency))
+        job.meta["progress"] = 1.0
+        job.save_meta()
+        return summary
+    except Cancelled:
+        job.meta["canceled"] = True
+        job.save_meta()
+        raise
+    except BaseException as exc:
+        job.meta["error"] = readable(exc, settings.job_timeout)
+        job.save_meta()
+        raise
+    finally:
+        store.drop_upload(job_id)
+
+
+def render(image: Image.Image, saliency: np.ndarray) -> dict[str, bytes]:
+    """The three artifacts: the float32 map as a gzipped .npy, the heatmap and the overlay."""
+    buf = io.BytesIO()
+    np.save(buf, saliency.astype(np.float32, copy=False))
+    return {
+        "saliency.npy": gzip.compress(buf.getvalue(), compresslevel=6),
+        "saliency.png": _png(heatmap(saliency)),
+        "overlay.png": _png(overlay(image, saliency)),
+    }
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def readable(exc: BaseException, timeout: int) -> str:
+    """A message for the person who submitted the job, not a traceback."""
+    if isinstance(exc, (SaliencyError, ImageError)):
+        return str(exc)
+    if isinstance(exc, JobTimeoutException):
+        return f"the job ran longer than the limit of {timeout} s and was stopped"
+    if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+        return "the worker was shut down while running this job; submit it again"
+    return f"internal error in the worker ({type(exc).__name__}: {exc})"
