@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CLASSES = ("square", "cross", "ring")
+# "empty" images hold no object, so a model learns that hiding the object removes its class.
+CLASSES = ("square", "cross", "ring", "empty")
+OBJECTS = 3
 # One hue per class, jittered per image; the distractor never uses them.
 _COLOURS = np.array([[0.9, 0.15, 0.1], [0.1, 0.8, 0.2], [0.15, 0.3, 0.95]])
 _DISTRACTOR = np.array([[0.95, 0.9, 0.2], [0.9, 0.2, 0.9], [0.95, 0.95, 0.95]])
@@ -19,7 +21,7 @@ _DISTRACTOR = np.array([[0.95, 0.9, 0.2], [0.9, 0.2, 0.9], [0.95, 0.95, 0.95]])
 class Planted:
     images: np.ndarray  # (N, 3, H, W) float32 in [0, 1]
     labels: np.ndarray  # (N,) int64
-    boxes: np.ndarray  # (N, 4) int: x0, y0, x1, y1 (exclusive) of the object
+    boxes: np.ndarray  # (N, 4) int: x0, y0, x1, y1 (exclusive) of the object; zeros when empty
     masks: np.ndarray  # (N, H, W) bool: the object's pixels
     has_distractor: np.ndarray  # (N,) bool
 
@@ -45,10 +47,11 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return base + ramp + rng.normal(0, 0.04, size=(3, size, size))
 
 
-def make_planted(n: int, size: int = 32, seed: int = 0, distractor_rate: float = 0.3) -> Planted:
+def make_planted(n: int, size: int = 32, seed: int = 0, distractor_rate: float = 0.3,
+                 empty_rate: float = 0.0) -> Planted:
     rng = np.random.default_rng(seed)
     images = np.empty((n, 3, size, size), dtype=np.float32)
-    labels = rng.integers(0, len(CLASSES), size=n)
+    labels = np.where(rng.random(n) < empty_rate, OBJECTS, rng.integers(0, OBJECTS, size=n))
     boxes = np.empty((n, 4), dtype=np.int64)
     masks = np.zeros((n, size, size), dtype=bool)
     has_distractor = rng.random(n) < distractor_rate
@@ -63,6 +66,10 @@ def make_planted(n: int, size: int = 32, seed: int = 0, distractor_rate: float =
                 if max(abs(dy - y), abs(dx - x)) > 2 * r + 1:
                     _paint(img, _shape("disc", r), dy, dx, _DISTRACTOR[rng.integers(3)])
                     break
+        if labels[i] == OBJECTS:
+            boxes[i] = 0
+            images[i] = np.clip(img, 0, 1)
+            continue
         shape = _shape(CLASSES[labels[i]], r)
         colour = np.clip(_COLOURS[labels[i]] + rng.normal(0, 0.05, 3), 0, 1)
         _paint(img, shape, y, x, colour)

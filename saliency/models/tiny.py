@@ -35,7 +35,7 @@ class TinyCNN(nn.Module):
 def train_tiny(size: int = 32, n: int = 3000, epochs: int = 4, seed: int = 0) -> tuple[TinyCNN, float]:
     """Train on seed-derived data; returns the model and its accuracy on 500 held-out images."""
     torch.manual_seed(seed)
-    data = make_planted(n, size=size, seed=seed)
+    data = make_planted(n, size=size, seed=seed, empty_rate=0.25)
     mean = torch.tensor(MEAN).view(1, 3, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1)
     x = (torch.from_numpy(data.images) - mean) / std
@@ -49,7 +49,7 @@ def train_tiny(size: int = 32, n: int = 3000, epochs: int = 4, seed: int = 0) ->
             opt.zero_grad()
             loss.backward()
             opt.step()
-    test = make_planted(500, size=size, seed=seed + 10_000)
+    test = make_planted(500, size=size, seed=seed + 10_000, empty_rate=0.25)
     with torch.inference_mode():
         pred = model((torch.from_numpy(test.images) - mean) / std).argmax(1)
     return model.eval(), float((pred.numpy() == test.labels).mean())
