@@ -129,7 +129,11 @@ class Jobs:
         ended_at = job.ended_at
         if status == "canceled" and ended_at is None and canceled_at:
             ended_at = datetime.fromisoformat(canceled_at)
-        summary = self.store.get_summary(job.id) if status == "finished" else None
+        summary = None
+        if status == "finished":
+            summary = self.store.get_summary(job.id)
+            if summary is None:  # the result TTL ran out before RQ's record did
+                raise JobExpired(f"the results of job {job.id} have expired")
         progress = 1.0 if status == "finished" else float(meta.get("progress", 0.0))
         return JobState(
             job_id=job.id,
