@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 import uvicorn
 
@@ -14,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Serve the saliency HTTP API.")
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
-    parser.add_argument("--log-level", default=os.environ.get("SALIENCY_LOG_LEVEL", "info").lower())
+    parser.add_argument("--log-level", default=settings.log_level.lower())
     args = parser.parse_args(argv)
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
                 log_level=args.log_level, proxy_headers=True)

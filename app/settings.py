@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     )
     queue: str = Field("saliency", description="RQ queue name; API and workers must agree")
     key_prefix: str = Field("saliency", description="prefix of the service's own Redis keys")
+    log_level: str = Field("INFO", description="log level of `python -m app` and `python -m worker`")
 
     # HTTP
     host: str = Field("127.0.0.1", description="address `python -m app` binds")

@@ -256,8 +256,7 @@ def upload() -> Upload:
     height, width = 40, 56
     for seed in range(100):
         data = make_planted(1, size=width, seed=seed, distractor_rate=0.0)
-        x0, y0, x1, y1 = data.boxes[0]
-        if y1 <= height:  # the object lies inside the crop
+        if data.masks[0].any() and data.boxes[0][3] <= height:  # an object, inside the crop
             break
     pixels = (data.images[0].transpose(1, 2, 0)[:height] * 255).round().astype(np.uint8)
     buf = io.BytesIO()

@@ -76,14 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
     parser.add_argument("--name", help="worker name in Redis (default: host.pid.random)")
-    parser.add_argument("--log-level", default=os.environ.get("SALIENCY_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", help="default: SALIENCY_LOG_LEVEL")
     parser.add_argument("--redis-wait", type=float, default=30.0,
                         help="seconds to wait for Redis at start (default 30)")
     args = parser.parse_args(argv)
-
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stdout,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
+    level = (args.log_level or settings.log_level).upper()
+    logging.basicConfig(level=level, stream=sys.stdout,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     conn = connect(settings.redis_url, args.redis_wait)
     try:
         preload(settings.preload_models())
@@ -91,5 +91,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
     worker = Worker([settings.queue], connection=conn, name=name, serializer=SERIALIZER)
-    worker.work(burst=args.burst, logging_level=args.log_level.upper())
+    worker.work(burst=args.burst, logging_level=level)
     return 0
