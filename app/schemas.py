@@ -46,6 +46,12 @@ class Result(BaseModel):
     artifacts: dict[str, str] = Field(description="artifact name -> URL path")
 
 
+class ImageInfo(BaseModel):
+    width: int
+    height: int
+    bytes: int
+
+
 class JobView(BaseModel):
     job_id: str
     status: Literal["queued", "started", "finished", "failed", "canceled"]
@@ -57,6 +63,7 @@ class JobView(BaseModel):
     method: str | None
     params: dict[str, Any]
     target: TargetRef | None = Field(description="requested class; null: the model's top-1 class")
+    image: ImageInfo | None = Field(None, description="the uploaded picture")
     error: str | None = Field(description="why the job failed, when it did")
     cancel_requested: bool = False
     result: Result | None = None
@@ -89,6 +96,7 @@ class JobView(BaseModel):
             method=req.get("method"),
             params=req.get("params") or {},
             target=TargetRef(**req["target"]) if req.get("target") else None,
+            image=ImageInfo(**req["image"]) if req.get("image") else None,
             error=state.error,
             cancel_requested=state.cancel_requested,
             result=result,

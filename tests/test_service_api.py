@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 import httpx
 import numpy as np
@@ -50,7 +51,9 @@ def test_explain_end_to_end(client: httpx.Client, running_worker: Service, uploa
     assert done["model"] == "tiny" and done["method"] == "oise"
     assert done["params"]["queries"] == 100 and done["params"]["grid"] == 4  # defaults filled in
     assert done["target"] is None and done["error"] is None
-    assert done["created_at"] <= done["started_at"] <= done["ended_at"]
+    assert done["image"] == {"width": upload.width, "height": upload.height, "bytes": len(upload.png)}
+    times = [datetime.fromisoformat(done[k]) for k in ("created_at", "started_at", "ended_at")]
+    assert times == sorted(times) and all(t.tzinfo is not None for t in times)
     result = done["result"]
     assert result["queries"] == 100
     labels = (tiny_models_file.parent / "tiny_labels.txt").read_text().split()
