@@ -57,7 +57,7 @@ def test_devserver_runs_everything_and_stops_on_ctrl_c(tiny_models_file: Path, u
         log = tmp_path / f"devserver-{run}.log"
         proc = _start(env, port, data_dir, log)
         try:
-            def ready() -> bool:
+            def ready(proc: subprocess.Popen = proc, log: Path = log) -> bool:
                 if proc.poll() is not None:
                     pytest.fail(f"devserver exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
                 try:
