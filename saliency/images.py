@@ -9,7 +9,9 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from saliency.errors import SaliencyError
 
 # A decompression bomb declares huge dimensions in a few bytes; refuse it before decoding.
 MAX_PIXELS = 64_000_000
@@ -18,7 +20,7 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 
-class ImageError(ValueError):
+class ImageError(SaliencyError, ValueError):
     """The bytes are not a picture we can explain."""
 
 
@@ -38,6 +40,8 @@ def open_image(source: str | Path | bytes) -> Image.Image:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageError(f"image too large: {exc}") from exc
+    except UnidentifiedImageError:
+        raise ImageError(f"not a readable image (not one of {', '.join(FORMATS)})") from None
     except Exception as exc:  # Pillow raises many types for bad data
         raise ImageError(f"not a readable image ({type(exc).__name__}: {exc})") from exc
     return to_rgb(img)

@@ -65,3 +65,8 @@ def get_method(name: str) -> MethodSpec:
         return METHODS[name]
     except KeyError:
         raise UnknownMethod(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}") from None
+
+
+def methods_for(gradients: bool) -> list[str]:
+    """Names of the methods a model can run: black-box ones always, gradient ones when it allows."""
+    return sorted(n for n, m in METHODS.items() if m.needs == "black-box" or gradients)

@@ -31,7 +31,8 @@ def get_spec(name: str) -> ModelSpec:
         return EFFICIENTNET_LITE0
     if name in torchvision_names():
         return torchvision_spec(name)
-    raise UnknownModel(f"unknown model {name!r}; `saliency models` lists the known ones")
+    raise UnknownModel(f"unknown model {name!r}; the model list (GET /models, `saliency models`) "
+                       "names the known ones")
 
 
 def list_models() -> list[ModelSpec]:

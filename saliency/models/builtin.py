@@ -40,7 +40,7 @@ def build_efficientnet_lite0() -> nn.Module:
                                    f"does not fit {dst_name} {tuple(ref.shape)}")
         mapped[dst_name] = tensor
     model.load_state_dict(mapped)
-    return model
+    return model.eval()
 
 
 EFFICIENTNET_LITE0 = ModelSpec(
@@ -89,4 +89,4 @@ def _build_torchvision(name: str, weights: torchvision.models.WeightsEnum) -> nn
                                    f"from {weights.url} to {path.parent}") from None
     model = torchvision.models.get_model(name, weights=None, num_classes=len(weights.meta["categories"]))
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model
+    return model.eval()

@@ -108,8 +108,9 @@ def load_file(path: Path) -> nn.Module:
     if not path.exists():
         raise ModelUnavailable(f"model file {path} does not exist")
     if path.suffix == ".pt2":
+        # The graph keeps the mode it was exported in; its module refuses .eval().
         return torch.export.load(str(path)).module()
-    return torch.jit.load(str(path), map_location="cpu")
+    return torch.jit.load(str(path), map_location="cpu").eval()
 
 
 def _read_labels(path: Path) -> list[str]:

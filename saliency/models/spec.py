@@ -16,7 +16,7 @@ from saliency.errors import UnknownClass
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    build: Callable[[], nn.Module]  # returns the network with its weights, on the CPU
+    build: Callable[[], nn.Module]  # the network with its weights, on the CPU, in eval mode
     labels: Callable[[], list[str]]
     input_size: tuple[int, int]  # (height, width) the whole image is resized to
     mean: tuple[float, float, float]
@@ -33,7 +33,7 @@ class LoadedModel:
     def __init__(self, spec: ModelSpec, device: torch.device) -> None:
         self.spec = spec
         self.device = device
-        self.module = spec.build().eval().to(device)
+        self.module = spec.build().to(device)
         self.labels = spec.labels()
         self._mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
         self._std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)

@@ -20,10 +20,10 @@ class TinyCNN(nn.Module):
     def __init__(self, classes: int = len(CLASSES)) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
         )
         self.head = nn.Linear(32, classes)
 
@@ -56,14 +56,16 @@ def train_tiny(size: int = 32, n: int = 3000, epochs: int = 4, seed: int = 0) ->
 
 
 def export_tiny(model: TinyCNN, out_dir: Path, name: str = "tiny", size: int = 32) -> Path:
-    """Write TorchScript, labels and a models.toml declaring it; returns the TOML path."""
+    """Write a torch.export archive, labels and a models.toml declaring it; returns the TOML path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    scripted = torch.jit.trace(model.eval(), torch.zeros(1, 3, size, size))
-    scripted.save(str(out_dir / f"{name}.pt"))
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    program = torch.export.export(model.eval(), (torch.zeros(2, 3, size, size),),
+                                  dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(out_dir / f"{name}.pt2"))
     (out_dir / f"{name}_labels.txt").write_text("\n".join(CLASSES) + "\n")
     toml = out_dir / "models.toml"
     toml.write_text(
-        f'[models.{name}]\npath = "{name}.pt"\nlabels = "{name}_labels.txt"\n'
+        f'[models.{name}]\npath = "{name}.pt2"\nlabels = "{name}_labels.txt"\n'
         f"input_size = [{size}, {size}]\nmean = {list(MEAN)}\nstd = {list(STD)}\n"
         f'description = "tiny CNN on planted-object images ({size} px)"\n'
     )

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures; speed claims are checked here, never in timed tests."""

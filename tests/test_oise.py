@@ -1,0 +1,135 @@
+"""OISE: the authors' update rules on hand-computed cases, and the batched implementation's contract."""
+import math
+
+import pytest
+import torch
+
+from saliency.errors import Cancelled, InvalidParams
+from saliency.methods import get_method
+from saliency.methods.oise import OiseParams, oise, regularise, resample
+
+
+def constant(p: float, classes: int = 3):
+    """A black box that answers p for class 0 whatever it is shown."""
+    def model(x: torch.Tensor) -> torch.Tensor:
+        out = torch.full((x.shape[0], classes), (1 - p) / (classes - 1))
+        out[:, 0] = p
+        return out
+    return model
+
+
+def test_resample_and_regulariser_match_hand_computation():
+    # previous mask: (0,0) on with a fractional value, (0,1) off, (1,0) on, (1,1) off
+    prev = torch.tensor([[[1.02, 0.0], [1.0, 0.0]]])
+    p, p_prev = torch.tensor([0.6]), torch.tensor([0.1])
+    u = torch.tensor([[[0.5, 0.3], [0.3, 0.7]]])
+    new = resample(prev, p, u)
+    # on stays on iff u > 1 - p = 0.4; off turns on iff u > p = 0.6
+    assert new.tolist() == [[[1.0, 0.0], [0.0, 1.0]]]
+    out = regularise(new, prev, p - p_prev, lr=0.02)
+    # dp = 0.5, step = 0.01. (0,0) stayed on but fell from 1.02: x1.01. (1,1) rose: x0.99.
+    # (1,0) fell to 0 and stays 0; (0,1) unchanged.
+    assert torch.allclose(out[0], torch.tensor([[1.01, 0.0], [0.0, 0.99]]))
+
+
+def test_regulariser_ignores_the_sign_of_dp():
+    new, prev = torch.tensor([[[1.0, 0.0]]]), torch.tensor([[[0.0, 0.0]]])
+    up = regularise(new, prev, torch.tensor([0.3]), 0.1)
+    down = regularise(new, prev, torch.tensor([-0.3]), 0.1)
+    assert torch.equal(up, down)
+    assert torch.allclose(up, torch.tensor([[[0.97, 0.0]]]))
+
+
+def test_zero_probability_flips_every_cell_so_the_sum_is_flat():
+    # p = 0: every on cell turns off and every off cell turns on, and dp = 0 means no scaling.
+    # With one pixel per cell there is no shift, and M + (1 - M) upsamples to exactly 1, so after
+    # an even number of steps each chain has accumulated steps / 2 everywhere.
+    x = torch.randn(1, 3, 6, 6)
+    params = OiseParams(grid=6, chains=3, queries=3 * 8, postprocess="none")
+    out = oise(constant(0.0), x, torch.tensor([0]), params)
+    assert out.queries == 24
+    assert torch.allclose(out.maps, torch.full((1, 6, 6), 3 * 8 / 2))
+
+
+def test_certain_class_freezes_the_chain_and_score_weighting_is_linear():
+    # p = 1: on cells stay on, off cells stay off; the score-weighted sum equals the plain one.
+    x = torch.randn(1, 3, 6, 6)
+    base = dict(grid=6, chains=2, queries=10, postprocess="none")
+    plain = oise(constant(1.0), x, torch.tensor([0]), OiseParams(**base)).maps
+    scored = oise(constant(1.0), x, torch.tensor([0]), OiseParams(**base, weighting="score")).maps
+    assert torch.allclose(plain, scored)
+    half = oise(constant(0.5), x, torch.tensor([0]), OiseParams(**base, weighting="score")).maps
+    assert half.sum() > 0
+
+
+def test_authors_postprocessing():
+    x = torch.randn(1, 3, 8, 8)
+    raw = oise(constant(0.7), x, torch.tensor([0]), OiseParams(grid=4, chains=4, queries=40, postprocess="none")).maps
+    done = oise(constant(0.7), x, torch.tensor([0]), OiseParams(grid=4, chains=4, queries=40)).maps
+    expected = (raw - 0.96 * raw.mean()).clamp_min(0)
+    assert torch.allclose(done, expected / expected.max(), atol=1e-6)
+
+
+def test_same_seed_same_map_other_seed_other_map():
+    x = torch.randn(2, 3, 16, 16)
+    tgt = torch.tensor([0, 1])
+    model = lambda z: z.mean(dim=(2, 3)).softmax(1)  # noqa: E731  (depends on the mask)
+    a = oise(model, x, tgt, OiseParams(grid=4, chains=5, queries=50, seed=3)).maps
+    b = oise(model, x, tgt, OiseParams(grid=4, chains=5, queries=50, seed=3)).maps
+    c = oise(model, x, tgt, OiseParams(grid=4, chains=5, queries=50, seed=4)).maps
+    assert a.shape == (2, 16, 16)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_queries_round_up_to_whole_steps_and_forward_chunks_do_not_change_the_map():
+    x = torch.randn(1, 3, 16, 16)
+    model = lambda z: z.mean(dim=(2, 3)).softmax(1)  # noqa: E731
+    whole = oise(model, x, torch.tensor([2]), OiseParams(grid=4, chains=8, queries=50))
+    chunked = oise(model, x, torch.tensor([2]), OiseParams(grid=4, chains=8, queries=50, batch_size=3))
+    assert whole.queries == math.ceil(50 / 8) * 8
+    assert torch.allclose(whole.maps, chunked.maps, atol=1e-6)
+
+
+def test_early_stop_spends_fewer_queries_and_progress_reaches_one():
+    x = torch.randn(1, 3, 8, 8)
+    seen: list[float] = []
+    out = oise(constant(1.0), x, torch.tensor([0]),
+               OiseParams(grid=8, chains=4, queries=4000, early_stop=True, check_every=5), seen.append)
+    assert out.queries < 4000
+    assert seen == sorted(seen) and 0 < seen[0] and seen[-1] <= 1
+    full: list[float] = []
+    oise(constant(1.0), x, torch.tensor([0]), OiseParams(grid=4, chains=4, queries=40), full.append)
+    assert full[-1] == 1.0 and len(full) == 10
+
+
+def test_cancel_from_the_progress_callback_stops_the_run():
+    calls = []
+
+    def stop(fraction: float) -> None:
+        calls.append(fraction)
+        if len(calls) == 3:
+            raise Cancelled("stop")
+    with pytest.raises(Cancelled):
+        oise(constant(0.5), torch.randn(1, 3, 8, 8), torch.tensor([0]),
+             OiseParams(grid=4, chains=2, queries=1000), stop)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("raw, field", [
+    ({"queries": 0}, "params.queries"),
+    ({"grid": "eight"}, "params.grid"),
+    ({"baseline": "noise"}, "params.baseline"),
+    ({"p_init": 1.5}, "params.p_init"),
+    ({"chain": 4}, "params.chain"),
+])
+def test_bad_options_name_the_field(raw, field):
+    with pytest.raises(InvalidParams) as err:
+        get_method("oise").parse_params(raw)
+    assert err.value.field == field
+
+
+def test_authors_variant_preset():
+    p = OiseParams.authors()
+    assert (p.chains, p.queries, p.grid, p.p_init, p.lr, p.weighting, p.postprocess, p.mean_offset) == \
+        (1, 5000, 8, 0.3, 0.02, "none", "authors", 0.96)
