@@ -13,7 +13,7 @@ from app.jobs import Jobs
 from app.schemas import ErrorBody, Health, JobView, Links, ModelInfo, Readiness, Submitted
 from app.settings import Settings
 from app.validation import validate
-from saliency.methods import METHODS
+from saliency.methods import methods_for
 from saliency.models import list_models
 
 router = APIRouter()
@@ -116,7 +116,7 @@ def models() -> list[ModelInfo]:
             input_size=spec.input_size,
             source=spec.source,
             gradients=spec.gradients,
-            methods=sorted(m.name for m in METHODS.values() if m.needs == "black-box" or spec.gradients),
+            methods=methods_for(spec.gradients),
         )
         for spec in list_models()
     ]

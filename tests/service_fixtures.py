@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -136,14 +137,12 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_models_file(models_dir: Path) -> Path:
-    """models.toml with the tiny CNN (trained ~10 s) and `broken`, whose weights file is missing:
-    it passes submit-time checks (its labels exist) and fails in the worker. The service tests
-    need a real model, not an accurate one."""
-    from saliency.models.tiny import export_tiny, train_tiny
-
-    model, _ = train_tiny(n=600, epochs=2)
-    toml = export_tiny(model, models_dir)
+def tiny_models_file(tiny_toml: Path, models_dir: Path) -> Path:
+    """models.toml with the core tests' tiny CNN and `broken`, whose weights file is missing:
+    it passes submit-time checks (its labels exist) and fails in the worker."""
+    for path in tiny_toml.parent.iterdir():
+        shutil.copy(path, models_dir)
+    toml = models_dir / tiny_toml.name
     toml.write_text(toml.read_text() + (
         '\n[models.broken]\npath = "missing.pt"\nlabels = "tiny_labels.txt"\n'
         "input_size = [32, 32]\nmean = [0.5, 0.5, 0.5]\nstd = [0.25, 0.25, 0.25]\n"
