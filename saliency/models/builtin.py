@@ -54,10 +54,12 @@ EFFICIENTNET_LITE0 = ModelSpec(
 )
 
 
-def torchvision_names() -> list[str]:
-    return sorted(torchvision.models.list_models(module=torchvision.models))
+@cache
+def torchvision_names() -> tuple[str, ...]:
+    return tuple(sorted(torchvision.models.list_models(module=torchvision.models)))
 
 
+@cache  # building the weights' preset transforms for ~80 models takes seconds
 def torchvision_spec(name: str) -> ModelSpec:
     weights = torchvision.models.get_model_weights(name).DEFAULT
     preset = weights.transforms()
