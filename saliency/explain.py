@@ -14,6 +14,7 @@ from PIL import Image
 from saliency.images import open_image
 from saliency.methods import get_method
 from saliency.methods.base import Progress
+from saliency.metrics.registry import JOB_METRICS, compute_metrics, parse_metrics
 from saliency.models import DEFAULT_MODEL, LoadedModel, load_model
 
 
@@ -35,20 +36,28 @@ class Explanation:
     queries: int
     seconds: float
     device: str = field(default="cpu")
+    # requested metrics, e.g. {"deletion": {"auc": 0.1, "queries": 225}}; omitted when none
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the map, JSON-ready."""
         out = asdict(self)
         out.pop("saliency")
+        if not out["metrics"]:
+            out.pop("metrics")
         return out
 
 
 def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = DEFAULT_MODEL,
             method: str = "oise", target: int | str | None = None,
-            params: dict[str, Any] | None = None, progress: Progress | None = None) -> Explanation:
-    """Explain one image. Invalid names, classes or options raise before any query is spent."""
+            params: dict[str, Any] | None = None, progress: Progress | None = None,
+            metrics: list[str] | str | None = None) -> Explanation:
+    """Explain one image. Invalid names, classes or options raise before any query is spent.
+
+    `metrics` (names from saliency.metrics.JOB_METRICS) are computed on the map afterwards."""
     spec = get_method(method)
     parsed = spec.parse_params(params)
+    metric_names = parse_metrics(metrics)
     net = load_model(model) if isinstance(model, str) else model
     img = image if isinstance(image, Image.Image) else open_image(image)
     start = time.perf_counter()
@@ -58,9 +67,12 @@ def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = 
     idx = net.resolve_target(target, probs)
     top = probs.topk(min(5, probs.numel()))
     top5 = [Prediction(int(i), net.labels[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
-    out = spec.fn(net, x, torch.tensor([idx], device=net.device), parsed, progress)
+    method_progress, metric_progress = _split_progress(progress, parsed, metric_names, x.shape[-2:])
+    out = spec.fn(net, x, torch.tensor([idx], device=net.device), parsed, method_progress)
     saliency = F.interpolate(out.maps[:1, None].float(), size=(img.height, img.width), mode="bilinear",
                              align_corners=False)[0, 0]
+    seconds = time.perf_counter() - start  # the explanation's time; metrics are extra work
+    scores = compute_metrics(metric_names, net, x, out.maps[0], idx, metric_progress)
     return Explanation(
         saliency=saliency.cpu().numpy().astype(np.float32),
         model=net.name,
@@ -69,6 +81,17 @@ def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = 
         target=Prediction(idx, net.labels[idx], float(probs[idx])),
         top5=top5,
         queries=out.queries,
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         device=str(net.device),
+        metrics=scores,
     )
+
+
+def _split_progress(progress: Progress | None, parsed: Any, metrics: list[str],
+                    size: tuple[int, int]) -> tuple[Progress | None, Progress | None]:
+    """One 0..1 progress over the method and then the metrics, shared by their query counts."""
+    if progress is None or not metrics:
+        return progress, progress
+    extra = sum(JOB_METRICS[m].queries(*size) for m in metrics)
+    share = (q := getattr(parsed, "queries", extra)) / (q + extra)
+    return (lambda f: progress(share * f)), (lambda f: progress(share + (1 - share) * f))
