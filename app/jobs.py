@@ -85,13 +85,17 @@ class Jobs:
             "params": sub.params,
             "target": None if sub.target is None else {"index": sub.target.index, "label": sub.target.label},
             "image": {"width": sub.width, "height": sub.height, "bytes": len(sub.image)},
+            "metrics": sub.metrics,
         }
+        kwargs = {"job_id": job_id, "model": sub.model, "method": sub.method,
+                  "target": None if sub.target is None else sub.target.index, "params": sub.params}
+        if sub.metrics:  # only then, so a worker from before metrics still runs plain jobs
+            kwargs["metrics"] = sub.metrics
         self.store.put_upload(job_id, sub.image)
         try:
             self.queue.enqueue_call(
                 TASK,
-                kwargs={"job_id": job_id, "model": sub.model, "method": sub.method,
-                        "target": None if sub.target is None else sub.target.index, "params": sub.params},
+                kwargs=kwargs,
                 timeout=self.settings.job_timeout,
                 result_ttl=self.settings.result_ttl,
                 failure_ttl=self.settings.failure_ttl,

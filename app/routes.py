@@ -46,11 +46,13 @@ def submit(
     method: Annotated[str | None, Form(description="saliency method; default oise")] = None,
     target: Annotated[str | None, Form(description="class to explain, index or label; default top-1")] = None,
     params: Annotated[str | None, Form(description='method options as a JSON object, e.g. {"queries": 500}')] = None,
+    metrics: Annotated[str | None, Form(
+        description="metrics of the map (deletion, insertion): JSON list or comma-separated")] = None,
 ) -> Submitted:
     """Queue an explanation. Names, class and options are checked now; nothing is stored on error."""
     data = image.file.read(settings.max_upload_bytes + 1)
     sub = validate(data, model or settings.default_model, method or settings.default_method, target,
-                   params, settings.max_upload_bytes)
+                   params, settings.max_upload_bytes, metrics)
     job_id = jobs.submit(sub)
     response.headers["Location"] = f"/jobs/{job_id}"
     return Submitted(job_id=job_id, links=Links.for_job(job_id))

@@ -37,6 +37,12 @@ class Prediction(TargetRef):
     score: float = Field(description="probability on the clean image")
 
 
+class MetricValue(BaseModel):
+    auc: float = Field(description="area under the curve, normalised to [0, 1]")
+    queries: int = Field(description="model queries the metric spent")
+    seconds: float | None = None
+
+
 class Result(BaseModel):
     target: Prediction = Field(description="the explained class")
     top5: list[Prediction]
@@ -44,6 +50,7 @@ class Result(BaseModel):
     seconds: float = Field(description="time the explanation took in the worker")
     device: str
     artifacts: dict[str, str] = Field(description="artifact name -> URL path")
+    metrics: dict[str, MetricValue] | None = Field(None, description="the requested metrics of the map")
 
 
 class ImageInfo(BaseModel):
@@ -62,6 +69,7 @@ class JobView(BaseModel):
     model: str | None
     method: str | None
     params: dict[str, Any]
+    metrics: list[str] = Field(default_factory=list, description="metrics requested with the job")
     target: TargetRef | None = Field(description="requested class; null: the model's top-1 class")
     image: ImageInfo | None = Field(None, description="the uploaded picture")
     error: str | None = Field(description="why the job failed, when it did")
@@ -84,6 +92,7 @@ class JobView(BaseModel):
                 device=s.get("device", ""),
                 artifacts={"saliency.npy": links.saliency_npy, "saliency.png": links.saliency_png,
                            "overlay.png": links.overlay_png},
+                metrics=s.get("metrics"),
             )
         return cls(
             job_id=state.job_id,
@@ -95,6 +104,7 @@ class JobView(BaseModel):
             model=req.get("model"),
             method=req.get("method"),
             params=req.get("params") or {},
+            metrics=req.get("metrics") or [],
             target=TargetRef(**req["target"]) if req.get("target") else None,
             image=ImageInfo(**req["image"]) if req.get("image") else None,
             error=state.error,

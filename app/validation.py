@@ -6,12 +6,13 @@ image. No model is loaded here; that is the worker's job.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from saliency.errors import InvalidParams, UnknownClass, UnknownMethod, UnknownModel
 from saliency.images import ImageError, open_image
 from saliency.methods import get_method
+from saliency.metrics.registry import parse_metrics
 from saliency.models import get_spec
 from saliency.models.spec import resolve_target
 
@@ -49,10 +50,11 @@ class Submission:
     method: str
     target: Target | None  # None: the model's top-1 class
     params: dict[str, Any]  # every option of the method, defaults filled in
+    metrics: list[str] = field(default_factory=list)  # computed on the map after it is made
 
 
 def validate(image: bytes, model: str, method: str, target: str | None, params: str | None,
-             max_bytes: int) -> Submission:
+             max_bytes: int, metrics: str | None = None) -> Submission:
     """Raise UploadTooLarge, FieldError or NotAnImage; cheapest checks first."""
     if len(image) > max_bytes:
         raise UploadTooLarge(f"the image is {len(image)} bytes; the limit is {max_bytes}")
@@ -70,11 +72,15 @@ def validate(image: bytes, model: str, method: str, target: str | None, params: 
     resolved = _target(spec.labels(), target, model)
     parsed = _params(method_spec, params)
     try:
+        names = parse_metrics(metrics)
+    except InvalidParams as exc:
+        raise FieldError("metrics", str(exc), "invalid_metrics") from None
+    try:
         img = open_image(image)
     except ImageError as exc:
         raise NotAnImage(str(exc)) from None
     return Submission(image=image, width=img.width, height=img.height, model=model, method=method,
-                      target=resolved, params=parsed)
+                      target=resolved, params=parsed, metrics=names)
 
 
 def _target(labels: list[str], target: str | None, model: str) -> Target | None:

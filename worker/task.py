@@ -50,7 +50,7 @@ class Progress:
 
 
 def run_explanation(job_id: str, model: str, method: str, target: int | None,
-                    params: dict[str, Any]) -> dict[str, Any]:
+                    params: dict[str, Any], metrics: list[str] | None = None) -> dict[str, Any]:
     """Enqueued by app.jobs by name. Returns the summary (also stored beside the artifacts)."""
     job = get_current_job()
     if job is None:
@@ -65,7 +65,7 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
             raise UploadMissing("the uploaded image expired before a worker took the job; submit it again")
         image = open_image(data)
         result = explain(image, model=model, method=method, target=target, params=params,
-                         progress=progress)
+                         progress=progress, metrics=metrics)
         summary = result.summary()
         store.put_result(job_id, summary, render(image, result.saliency))
         job.meta["progress"] = 1.0
