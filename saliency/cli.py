@@ -43,7 +43,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
     progress = _ProgressBar(f"{args.method} on {Path(args.image).name}")
     try:
         result = explain(image, model=args.model, method=args.method, target=args.target,
-                         params=params, progress=progress)
+                         params=params, progress=progress, metrics=args.metrics)
     finally:
         progress.close()
     out = Path(args.out)
@@ -55,6 +55,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
     (out / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
     t = result.target
     print(f"{t.label} ({t.index}) p={t.score:.3f}  {result.queries} queries  {result.seconds:.1f} s  -> {out}")
+    for name, value in result.metrics.items():
+        print(f"{name} AUC {value['auc']:.4f}  ({value['queries']} queries)")
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--params", default=None, help='method options as JSON, e.g. \'{"chains": 1}\'')
     p.add_argument("--out", required=True)
+    p.add_argument("--metrics", default=None, help="comma-separated metrics of the map, written to "
+                   "result.json: deletion, insertion")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("models", help="list the model registry and the methods each supports")

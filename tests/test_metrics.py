@@ -153,3 +153,25 @@ def test_randomising_the_model_changes_the_oise_map(tiny):
     for k, v in tiny.module.state_dict().items():
         assert torch.equal(v, before[k]), k
     np.testing.assert_array_equal(run(), first)
+
+
+def test_cli_explain_writes_metrics_into_result_json(tiny_toml, tmp_path, monkeypatch, capsys):
+    import json
+
+    from PIL import Image
+
+    from saliency.cli import main
+
+    monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tiny_toml))
+    data = make_planted(1, size=32, seed=4)
+    png = tmp_path / "p.png"
+    Image.fromarray((data.images[0].transpose(1, 2, 0) * 255).astype(np.uint8)).save(png)
+    out = tmp_path / "out"
+    assert main(["explain", str(png), "--model", "tiny", "--queries", "40", "--params", '{"grid": 4, "chains": 20}',
+                 "--metrics", "deletion,insertion", "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["queries"] == 40
+    assert {k: v["queries"] for k, v in result["metrics"].items()} == {"deletion": 206, "insertion": 206}
+    assert "deletion AUC" in capsys.readouterr().out
+    assert main(["explain", str(png), "--model", "tiny", "--metrics", "deletion,iou", "--out", str(out)]) == 2
+    assert "unknown metric 'iou'" in capsys.readouterr().err
