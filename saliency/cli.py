@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps the default")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.set_defaults(func=cmd_bench_throughput)
+    from saliency.bench.localisation_cli import add_parser as add_bench_localisation
+
+    add_bench_localisation(bench)
     return parser
 
 

@@ -1,0 +1,88 @@
+"""What the localisation benchmark runs: each registered method at each query budget.
+
+A method whose options have `queries` is a sampling method and runs at every budget; occlusion
+spends its budget through its stride; any other method (the gradient ones, extremal perturbation)
+runs once at its defaults and reports the queries it spent. OISE variants are named presets.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from saliency.errors import SaliencyError
+from saliency.methods import METHODS
+
+BUDGETS = (250, 500, 1000, 2000, 5000)
+QUICK_BUDGETS = (250, 1000)
+
+# OISE presets: authors = one chain (their code); default = our defaults (50 chains);
+# score-weighted = S += p * mask (their README); chains=K = K side-by-side chains.
+OISE_PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "authors": {"chains": 1},
+    "score-weighted": {"weighting": "score"},
+}
+DEFAULT_OISE_VARIANTS = ("default", "authors", "score-weighted")
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str  # row name, e.g. "oise[authors]"
+    method: str
+    budget: int | None  # None: run once at the method's defaults
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def oise_variant(name: str) -> dict[str, Any]:
+    if name in OISE_PRESETS:
+        return dict(OISE_PRESETS[name])
+    match = re.fullmatch(r"chains=(\d+)", name)
+    if match:
+        return {"chains": int(match.group(1))}
+    raise SaliencyError(f"unknown OISE variant {name!r}; known: {', '.join(OISE_PRESETS)}, chains=K")
+
+
+def occlusion_params(budget: int, size: tuple[int, int]) -> dict[str, Any]:
+    """The smallest stride whose windows (plus the clean pass) fit in the budget, default window."""
+    from saliency.methods.occlusion import windows
+
+    h, w = size
+    win = max(1, round(min(h, w) / 7))
+    stride = 1
+    while 1 + windows(h, win, stride) * windows(w, win, stride) > budget and stride < max(h, w):
+        stride += 1
+    return {"window": win, "stride": stride}
+
+
+def _params_for(method: str) -> Callable[[int, tuple[int, int]], dict[str, Any]] | None:
+    if method == "occlusion":
+        return occlusion_params
+    if "queries" in METHODS[method].params.model_fields:
+        return lambda budget, size: {"queries": budget}
+    return None
+
+
+def plan(methods: list[str] | None, budgets: list[int], oise_variants: list[str], seed: int,
+         size: tuple[int, int], gradients: bool) -> list[Run]:
+    """Runs for one model: `size` is its input size, `gradients` whether it can be differentiated."""
+    names = methods or sorted(METHODS)
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        raise SaliencyError(f"unknown method {unknown[0]!r}; registered: {', '.join(sorted(METHODS))}")
+    runs: list[Run] = []
+    for name in names:
+        spec = METHODS[name]
+        if spec.needs == "gradients" and not gradients:
+            continue
+        seeded = {"seed": seed} if "seed" in spec.params.model_fields else {}
+        variants = [(v, oise_variant(v)) for v in oise_variants] if name == "oise" else [("", {})]
+        to_params = _params_for(name)
+        for variant, extra in variants:
+            label = f"{name}[{variant}]" if name == "oise" and variant != "default" else name
+            if to_params is None:
+                runs.append(Run(label, name, None, {**seeded, **extra}))
+                continue
+            for budget in budgets:
+                runs.append(Run(label, name, budget, {**to_params(budget, size), **seeded, **extra}))
+    return runs
