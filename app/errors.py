@@ -12,10 +12,12 @@ from starlette.exceptions import HTTPException
 
 from app.jobs import JobConflict, JobExpired, JobNotFound
 from app.limits import BodyTooLarge
-from app.validation import FieldError, NotAnImage, UploadTooLarge
+from app.validation import FieldError, NotAnImage, PixelsTooMany, UploadTooLarge
 from saliency.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
+# Seconds a client is told to wait when Redis is down (a restart with its append-only file).
+REDIS_RETRY_AFTER = 5
 
 
 def error(status: int, detail: str, code: str, field: str | None = None,
@@ -29,6 +31,7 @@ _SIMPLE: dict[type[Exception], tuple[int, str]] = {
     UploadTooLarge: (413, "upload_too_large"),
     BodyTooLarge: (413, "upload_too_large"),
     NotAnImage: (415, "not_an_image"),
+    PixelsTooMany: (413, "image_too_large"),
     JobNotFound: (404, "job_not_found"),
     JobExpired: (410, "expired"),
     JobConflict: (409, "conflict"),
@@ -57,7 +60,8 @@ def install(app: FastAPI) -> None:
 
     async def redis_down(_: Request, exc: Exception) -> JSONResponse:
         log.error("Redis unavailable: %s", exc)
-        return error(503, "the job store (Redis) is unavailable; try again shortly", "redis_unavailable")
+        return error(503, "the job store (Redis) is unavailable; try again shortly", "redis_unavailable",
+                     headers={"Retry-After": str(REDIS_RETRY_AFTER)})
 
     app.add_exception_handler(RedisConnectionError, redis_down)
     app.add_exception_handler(RedisTimeoutError, redis_down)

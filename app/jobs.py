@@ -7,7 +7,7 @@ worker code, and both sides use RQ's JSON serializer so no pickle crosses Redis.
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -77,8 +77,8 @@ class Jobs:
         self.store = Store(redis, settings)
         self.queue = Queue(settings.queue, connection=redis, serializer=SERIALIZER)
 
-    def submit(self, sub: Submission) -> str:
-        job_id = uuid.uuid4().hex
+    def submit(self, sub: Submission, owner: str = "") -> str:
+        job_id = secrets.token_hex(16)  # 128 random bits: ids cannot be guessed
         request = {
             "model": sub.model,
             "method": sub.method,
@@ -91,8 +91,9 @@ class Jobs:
                   "target": None if sub.target is None else sub.target.index, "params": sub.params}
         if sub.metrics:  # only then, so a worker from before metrics still runs plain jobs
             kwargs["metrics"] = sub.metrics
-        self.store.put_upload(job_id, sub.image)
-        try:
+        # One MULTI/EXEC: the upload, the id record (with its owner) and RQ's job are all written
+        # or none is, so a connection lost mid-submit leaves nothing half-written.
+        with self.redis.pipeline() as pipe:
             self.queue.enqueue_call(
                 TASK,
                 kwargs=kwargs,
@@ -104,10 +105,10 @@ class Jobs:
                 job_id=job_id,
                 description=f"explain {sub.model} {sub.method} {sub.width}x{sub.height}",
                 meta={"request": request, "progress": 0.0},
+                pipeline=pipe,  # RQ may WATCH, then starts the MULTI: the upload goes in after
             )
-        except Exception:
-            self.store.drop_upload(job_id)
-            raise
+            self.store.put_upload(job_id, sub.image, owner, pipe=pipe)
+            pipe.execute()
         return job_id
 
     def _fetch(self, job_id: str) -> Job:

@@ -6,8 +6,9 @@ produces lives here, each key with a TTL:
     {prefix}:upload:{id}   the uploaded bytes, until a worker has used them (upload_ttl)
     {prefix}:result:{id}   hash: summary JSON, gzipped .npy map, heatmap and overlay PNGs (result_ttl)
     {prefix}:cancel:{id}   set by DELETE; the worker's progress callback checks it (record_ttl)
-    {prefix}:job:{id}      that the id was issued, kept longer than the data so that an expired
-                           job answers 410 Gone instead of 404 (record_ttl)
+    {prefix}:job:{id}      that the id was issued, and to which API key name (app.auth), kept
+                           longer than the data so that an expired job answers 410 Gone instead
+                           of 404 (record_ttl)
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from app.settings import Settings
 
@@ -38,30 +40,42 @@ class Store:
         return f"{self._prefix}:{kind}:{job_id}"
 
     # Uploads -------------------------------------------------------------------------------
-    def put_upload(self, job_id: str, data: bytes) -> None:
-        with self.redis.pipeline() as pipe:
-            pipe.set(self._key("upload", job_id), data, ex=self.settings.upload_ttl)
-            pipe.set(self._key("job", job_id), _now(), ex=self.settings.record_ttl)
+    def put_upload(self, job_id: str, data: bytes, owner: str = "", pipe: Pipeline | None = None) -> None:
+        """The upload and the id record, which names the owner (API key name; "" without auth).
+        Given a pipeline, the caller executes it, together with the job's own records."""
+        own = pipe is None
+        pipe = self.redis.pipeline() if own else pipe
+        pipe.set(self._key("upload", job_id), data, ex=self.settings.upload_ttl)
+        pipe.set(self._key("job", job_id), owner, ex=self.settings.record_ttl)
+        if own:
             pipe.execute()
 
     def get_upload(self, job_id: str) -> bytes | None:
         return self.redis.get(self._key("upload", job_id))
 
-    def drop_upload(self, job_id: str) -> None:
-        self.redis.delete(self._key("upload", job_id))
+    def drop_upload(self, job_id: str, pipe: Pipeline | None = None) -> None:
+        (pipe if pipe is not None else self.redis).delete(self._key("upload", job_id))
 
     def was_issued(self, job_id: str) -> bool:
         return bool(self.redis.exists(self._key("job", job_id)))
 
+    def owner_of(self, job_id: str) -> str | None:
+        """The key name that created the job ("" without auth); None for an unknown id."""
+        raw = self.redis.get(self._key("job", job_id))
+        return raw.decode() if raw is not None else None
+
     # Results -------------------------------------------------------------------------------
     def put_result(self, job_id: str, summary: dict[str, Any], artifacts: dict[str, bytes]) -> None:
-        """One hash, written and given its TTL in one transaction: all artifacts or none."""
+        """One hash, written and given its TTL in one transaction: all artifacts or none. The
+        upload goes in the same transaction: results present <=> upload gone, so a job run again
+        after Redis lost its final status finds its results (worker.task) instead of no upload."""
         fields = {ARTIFACTS[name]: data for name, data in artifacts.items()}
         fields[SUMMARY] = json.dumps(summary).encode()
         key = self._key("result", job_id)
         with self.redis.pipeline() as pipe:
             pipe.hset(key, mapping=fields)
             pipe.expire(key, self.settings.result_ttl)
+            pipe.delete(self._key("upload", job_id))
             pipe.execute()
 
     def get_summary(self, job_id: str) -> dict[str, Any] | None:

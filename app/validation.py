@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from saliency.errors import InvalidParams, UnknownClass, UnknownMethod, UnknownModel
-from saliency.images import ImageError, open_image
+from saliency.images import ImageError, ImageTooLarge, open_image
 from saliency.methods import get_method
 from saliency.metrics.registry import parse_metrics
 from saliency.models import get_spec
@@ -33,6 +33,11 @@ class UploadTooLarge(Exception):
 
 class NotAnImage(Exception):
     """HTTP 415."""
+
+
+class PixelsTooMany(Exception):
+    """HTTP 413: the header declares more pixels than saliency.images.MAX_PIXELS (a decompression
+    bomb, or just too big a photo); refused before decoding."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ def validate(image: bytes, model: str, method: str, target: str | None, params: 
         raise FieldError("metrics", str(exc), "invalid_metrics") from None
     try:
         img = open_image(image)
+    except ImageTooLarge as exc:
+        raise PixelsTooMany(str(exc)) from None
     except ImageError as exc:
         raise NotAnImage(str(exc)) from None
     return Submission(image=image, width=img.width, height=img.height, model=model, method=method,

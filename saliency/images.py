@@ -24,6 +24,10 @@ class ImageError(SaliencyError, ValueError):
     """The bytes are not a picture we can explain."""
 
 
+class ImageTooLarge(ImageError):
+    """More pixels than MAX_PIXELS, seen in the header before anything is decoded."""
+
+
 def open_image(source: str | Path | bytes) -> Image.Image:
     """Decode, apply EXIF orientation, return an RGB image (first frame of animations)."""
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
@@ -32,14 +36,14 @@ def open_image(source: str | Path | bytes) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data), formats=FORMATS)
         if img.width * img.height > MAX_PIXELS:
-            raise ImageError(f"image has {img.width}x{img.height} pixels; the limit is {MAX_PIXELS}")
+            raise ImageTooLarge(f"image has {img.width}x{img.height} pixels; the limit is {MAX_PIXELS}")
         img.seek(0)
         img.load()
         img = ImageOps.exif_transpose(img)
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"image too large: {exc}") from exc
+        raise ImageTooLarge(f"image too large: {exc}") from exc
     except UnidentifiedImageError:
         raise ImageError(f"not a readable image (not one of {', '.join(FORMATS)})") from None
     except Exception as exc:  # Pillow raises many types for bad data
