@@ -8,10 +8,10 @@ directory and the append-only file on, so queued jobs and results survive a rest
 starts the workers (`python -m worker`) and the API (`python -m app`) with that Redis.
 
 Ctrl-C (SIGINT) or SIGTERM stops everything in order: the API, then the workers (a running job
-gets a short grace period, then is stopped and marked failed), then Redis, which writes its data
-before it exits. The children run in their own process group so a terminal's Ctrl-C reaches only
-this supervisor, which stops them in that order; on Linux they are also told to exit should the
-supervisor itself be killed.
+gets a short grace period, then is stopped and queued again for the next start), then Redis, which
+writes its data before it exits. The children run in their own process group so a terminal's Ctrl-C
+reaches only this supervisor, which stops them in that order; on Linux they are also told to exit
+should the supervisor itself be killed.
 """
 from __future__ import annotations
 
@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             redis = sup.start("redis", [
                 find_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
-                "--dir", str(data_dir), "--appendonly", "yes", "--pidfile", str(pidfile),
+                "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always",
+                "--pidfile", str(pidfile),
                 "--daemonize", "no", "--loglevel", "warning",
             ], env)
             env["SALIENCY_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"

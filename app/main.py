@@ -1,4 +1,5 @@
-"""Build the FastAPI application: settings, one Redis client, error mapping, body limit, routes."""
+"""Build the FastAPI application: settings, one Redis client, error mapping, body limit, routes,
+and the lost-job janitor."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from app.jobs import Jobs
 from app.limits import FORM_SLACK, BodyLimit
 from app.routes import router
 from app.settings import Settings, get_settings
+from worker.janitor import Janitor
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,9 +22,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis = Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=3,
                            health_check_interval=30)
 
+    # Lost jobs are swept from the API too, so they leave `started` even with no worker left.
+    janitor = Janitor(redis, settings)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        janitor.start()
         yield
+        janitor.stop()
         redis.close()
 
     app = FastAPI(

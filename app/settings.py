@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         "", description="comma-separated models a worker loads at start; empty: the default model; "
                         "`none`: load on first use")
 
+    # Lost jobs (worker/janitor.py)
+    job_lease: int = Field(
+        30, ge=1, description="seconds a running job's worker may stay silent before its job counts as lost")
+    janitor_interval: float = Field(5.0, gt=0, description="seconds between sweeps for lost jobs")
+    lost_job_retries: int = Field(
+        1, ge=0, description="times a lost job is queued again before it is marked failed")
+
     @model_validator(mode="after")
     def _record_outlives_data(self) -> "Settings":
         self.record_ttl = max(self.record_ttl, self.result_ttl, self.failure_ttl)

@@ -6,11 +6,12 @@ loaded in a child is thrown away when the child exits, so every job would reload
 SimpleWorker runs each job in the worker process itself: the model is loaded once, stays on the
 device, and later jobs reuse it through saliency.models.load_model's per-process cache. The price
 is that a job which crashes the interpreter takes the worker with it; run workers under a
-supervisor (compose's `restart:`, systemd) and RQ marks their abandoned jobs failed.
+supervisor (compose's `restart:`, systemd); their jobs are queued again or failed by the janitor
+(worker.reliable, worker.janitor).
 
 Job timeouts still hold: SimpleWorker arms SIGALRM around the job in this (main) thread.
 Stopping: SIGTERM or Ctrl-C lets a running job finish (warm shutdown); a second one stops it now
-and the job is marked failed.
+and the job goes back to the front of the queue.
 """
 from __future__ import annotations
 
@@ -23,18 +24,21 @@ import time
 import uuid
 
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import SimpleWorker
 
 from app.jobs import SERIALIZER
 from app.settings import get_settings
 from saliency.errors import Cancelled
+from worker.reliable import ReliableWorker
 
 log = logging.getLogger("worker")
+REDIS_RETRIES = 10  # 0.2 + 0.4 + ... capped at 5 s: about 30 s in all
 
 
-class Worker(SimpleWorker):
+class Worker(ReliableWorker):
     def handle_exception(self, job, *exc_info):  # noqa: ANN001 - RQ's signature
         """A job stopped on request is not an error worth a traceback in the log."""
         if exc_info and isinstance(exc_info[1], Cancelled):
@@ -45,7 +49,10 @@ class Worker(SimpleWorker):
 
 def connect(url: str, wait: float) -> Redis:
     """Wait up to `wait` seconds for Redis: in compose the worker may start before it."""
-    conn = Redis.from_url(url, health_check_interval=30)
+    # Retried with backoff for about half a minute: a Redis restart pauses the running job's writes
+    # instead of failing the job.
+    conn = Redis.from_url(url, health_check_interval=30,
+                          retry=Retry(ExponentialBackoff(cap=5.0, base=0.2), REDIS_RETRIES))
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -90,6 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
-    worker = Worker([settings.queue], connection=conn, name=name, serializer=SERIALIZER)
+    worker = Worker([settings.queue], connection=conn, name=name, serializer=SERIALIZER, settings=settings)
     worker.work(burst=args.burst, logging_level=level)
     return 0

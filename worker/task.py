@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import time
 from typing import Any
 
 import numpy as np
 from PIL import Image
+from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
@@ -22,6 +24,9 @@ from saliency import explain
 from saliency.errors import Cancelled, SaliencyError
 from saliency.images import ImageError, open_image
 from saliency.render import heatmap, overlay
+from worker import gpu
+
+log = logging.getLogger("worker.task")
 
 
 class UploadMissing(SaliencyError):
@@ -44,8 +49,13 @@ class Progress:
             return
         self._last = now
         self.job.meta["progress"] = round(min(max(float(fraction), 0.0), 1.0), 4)
-        self.job.save_meta()
-        if self.store.cancel_requested(self.job.id):
+        try:
+            self.job.save_meta()
+            canceled = self.store.cancel_requested(self.job.id)
+        except RedisError as exc:  # Redis restarting: progress is best effort, the job goes on
+            log.warning("job %s: progress not saved: %s", self.job.id, exc)
+            return
+        if canceled:
             raise Cancelled("canceled on request")
 
 
@@ -58,8 +68,12 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
     settings = get_settings()
     store = Store(job.connection, settings)
     progress = Progress(job, store, settings.progress_interval)
+    interrupted = False
     try:
         progress(0.0)  # a job canceled while it waited stops here, before any work
+        done = store.get_summary(job_id)
+        if done is not None:  # run again after its finished status was lost (janitor): same results
+            return done
         data = store.get_upload(job_id)
         if data is None:
             raise UploadMissing("the uploaded image expired before a worker took the job; submit it again")
@@ -76,11 +90,14 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
         job.save_meta()
         raise
     except BaseException as exc:
-        job.meta["error"] = readable(exc, settings.job_timeout)
+        interrupted = isinstance(exc, (SystemExit, KeyboardInterrupt))
+        gpu.note_failure(exc)
+        job.meta["error"] = readable(exc, job.timeout or settings.job_timeout)
         job.save_meta()
         raise
     finally:
-        store.drop_upload(job_id)
+        if not interrupted:  # a stopping worker queues its job again (worker.main): keep the upload
+            store.drop_upload(job_id)
 
 
 def render(image: Image.Image, saliency: np.ndarray) -> dict[str, bytes]:
@@ -104,6 +121,8 @@ def readable(exc: BaseException, timeout: int) -> str:
     """A message for the person who submitted the job, not a traceback."""
     if isinstance(exc, (SaliencyError, ImageError)):
         return str(exc)
+    if gpu.is_oom(exc):
+        return gpu.oom_message(exc)
     if isinstance(exc, JobTimeoutException):
         return f"the job ran longer than the limit of {timeout} s and was stopped"
     if isinstance(exc, (SystemExit, KeyboardInterrupt)):
