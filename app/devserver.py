@@ -12,6 +12,9 @@ gets a short grace period, then is stopped and queued again for the next start),
 writes its data before it exits. The children run in their own process group so a terminal's Ctrl-C
 reaches only this supervisor, which stops them in that order; on Linux they are also told to exit
 should the supervisor itself be killed.
+
+API keys are off (SALIENCY_AUTH=off) unless SALIENCY_API_KEYS or SALIENCY_AUTH is set: this is for
+local use on loopback.
 """
 from __future__ import annotations
 
@@ -179,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     env = dict(os.environ)
+    if "SALIENCY_AUTH" not in env and not env.get("SALIENCY_API_KEYS"):
+        # Local use on loopback: no API keys unless some are configured (README, "Security").
+        env["SALIENCY_AUTH"] = "off"
+        print("devserver: API keys off (SALIENCY_AUTH=off); set SALIENCY_API_KEYS to turn them on", flush=True)
     code = 0
     try:
         if not (env.get("SALIENCY_REDIS_URL") or env.get("REDIS_URL")):

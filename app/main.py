@@ -1,14 +1,14 @@
-"""Build the FastAPI application: settings, one Redis client, error mapping, body limit, routes,
-and the lost-job janitor."""
+"""Build the FastAPI application: settings, one Redis client, error mapping, body limit, API keys,
+routes, and the lost-job janitor."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from redis import Redis
 
-from app import errors
+from app import auth, errors
 from app.jobs import Jobs
 from app.limits import FORM_SLACK, BodyLimit
 from app.routes import router
@@ -43,5 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = Jobs(redis, settings)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK)
-    app.include_router(router)
+    auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read
+    if settings.auth:  # every route with a job_id answers only to the key that created the job
+        app.include_router(router, dependencies=[Depends(auth.owner_check)], responses=auth.RESPONSES)
+    else:
+        app.include_router(router)
     return app

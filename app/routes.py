@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
+from app.auth import principal
 from app.jobs import Jobs
 from app.schemas import ErrorBody, Health, JobView, Links, ModelInfo, Readiness, Submitted
 from app.settings import Settings
@@ -38,6 +39,7 @@ def _errors(*codes: int) -> dict[int | str, dict]:
 @router.post("/explain", status_code=202, response_model=Submitted, tags=["jobs"],
              responses=_errors(413, 415, 422, 503))
 def submit(
+    request: Request,
     response: Response,
     jobs: JobsDep,
     settings: SettingsDep,
@@ -53,7 +55,7 @@ def submit(
     data = image.file.read(settings.max_upload_bytes + 1)
     sub = validate(data, model or settings.default_model, method or settings.default_method, target,
                    params, settings.max_upload_bytes, metrics)
-    job_id = jobs.submit(sub)
+    job_id = jobs.submit(sub, owner=principal(request) or "")
     response.headers["Location"] = f"/jobs/{job_id}"
     return Submitted(job_id=job_id, links=Links.for_job(job_id))
 

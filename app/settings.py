@@ -49,6 +49,16 @@ class Settings(BaseSettings):
         "", description="comma-separated models a worker loads at start; empty: the default model; "
                         "`none`: load on first use")
 
+    # Security (app/auth.py, app/ratelimit.py)
+    auth: bool = Field(
+        True, description="`off` serves without API keys, for local use only (`make run` sets it)")
+    api_keys: str = Field(
+        "", description="comma-separated `name:secret` pairs; a job is visible only to its key's name")
+    rate_limit: int = Field(30, ge=0, description="submissions per minute per API key (0: no limit)")
+    read_rate_limit: int = Field(
+        600, ge=0, description="other requests per minute per API key (0: no limit)")
+    cors_origins: str = Field("", description="comma-separated origins allowed by CORS; empty: CORS off")
+
     # Lost jobs (worker/janitor.py)
     job_lease: int = Field(
         30, ge=1, description="seconds a running job's worker may stay silent before its job counts as lost")
@@ -66,6 +76,9 @@ class Settings(BaseSettings):
             return []
         names = [n.strip() for n in self.preload.split(",") if n.strip()]
         return names or [self.default_model]
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
 @lru_cache

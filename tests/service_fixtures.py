@@ -161,6 +161,7 @@ def service_env(redis_server: RedisServer, models_dir: Path) -> dict[str, str]:
         "SALIENCY_PRELOAD": "tiny",
         "SALIENCY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         "SALIENCY_PROGRESS_INTERVAL": "0.2",
+        "SALIENCY_AUTH": "off",  # API keys have their own tests (test_service_security.py)
         "PYTHONUNBUFFERED": "1",
     })
     return env
