@@ -14,6 +14,8 @@ blurring lowers the score most. Pieces:
 - Several `areas` give one mask each, optimised side by side; the map is their mean, so it is
   graded rather than nearly binary (TorchRay's pointing-game runs sum masks of areas 0.025 to 0.2).
 Defaults at 224 px follow TorchRay (step 7, sigma 21, max blur 20) and scale with the image side.
+Unlike TorchRay: Adam rather than SGD with momentum, parameters start at 0.5 rather than 1, the mask
+stops at the image border (no margin), and 300 iterations rather than 800 by default (CPU).
 The score is the network's raw output (`model.module`: logits, or probabilities when the model
 only returns those). Nothing is random, so equal inputs give equal maps. `queries` counts forward
 plus backward passes per image: 2 x iterations x areas. The model's weights are frozen during the run and
