@@ -63,10 +63,12 @@ def cmd_models(args: argparse.Namespace) -> None:
     from saliency.methods import methods_for
     from saliency.models import list_models
 
-    for spec in list_models():
+    specs = list_models()
+    methods = {spec.name: ",".join(methods_for(spec.gradients)) for spec in specs}
+    width = max(len(m) for m in methods.values())
+    for spec in specs:
         h, w = spec.input_size
-        print(f"{spec.name:28s} {h}x{w:<5d} {spec.source:11s} {','.join(methods_for(spec.gradients)):20s} "
-              f"{spec.description}")
+        print(f"{spec.name:28s} {h}x{w:<5d} {spec.source:11s} {methods[spec.name]:{width}s}  {spec.description}")
 
 
 def cmd_bench_throughput(args: argparse.Namespace) -> None:
@@ -123,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     from saliency.bench.localisation_cli import add_parser as add_bench_localisation
 
     add_bench_localisation(bench)
+    from app.loadbench import add_parser as add_bench_load  # the service's: app/ is installed alongside
+
+    add_bench_load(bench)
+    from saliency.bench.reconstruction import add_parser as add_bench_reconstruction
+    from saliency.reconstruction.cli import add_parser as add_train_generator
+
+    add_bench_reconstruction(bench)
+    add_train_generator(sub)
     return parser
 
 
