@@ -31,3 +31,7 @@ class InvalidParams(SaliencyError):
 
 class Cancelled(SaliencyError):
     """Raised from a progress callback to stop a method early."""
+
+
+class NoGenerator(SaliencyError):
+    """The model declares no image generator, so its salient region cannot be reconstructed."""

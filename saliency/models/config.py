@@ -7,6 +7,7 @@
     std = [0.229, 0.224, 0.225]
     labels = "my_net_labels.txt"  # one class name per line
     output = "logits"             # or "probabilities"
+    generator = "my_gan.pt"       # optional: generator for reconstructions (see saliency.reconstruction)
 
 File: $SALIENCY_MODELS_FILE, else ./models.toml when present.
 Override: SALIENCY_MODELS__<name>__<field>=value (JSON for lists, e.g. '[0.5, 0.5, 0.5]').
@@ -41,6 +42,8 @@ class ModelEntry(BaseModel):
     output: Literal["logits", "probabilities"] = "logits"
     description: str = ""
     gradients: bool = Field(True, description="False when the file cannot be differentiated")
+    generator: Path | None = Field(None, description="image generator for reconstructions "
+                                   "(saliency train-generator checkpoint or TorchScript)")
 
 
 def config_path() -> Path | None:
@@ -100,6 +103,8 @@ def _spec(name: str, entry: ModelEntry, root: Path) -> ModelSpec:
         gradients=entry.gradients,
         description=entry.description or f"user model from {weights.name}",
         source="config",
+        generator=None if entry.generator is None else (
+            entry.generator if entry.generator.is_absolute() else root / entry.generator),
     )
 
 

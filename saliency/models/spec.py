@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
@@ -25,6 +26,7 @@ class ModelSpec:
     gradients: bool = True  # False for models only reachable as a black box
     description: str = ""
     source: str = field(default="builtin")
+    generator: Path | None = None  # DCGAN checkpoint or TorchScript for reconstructions
 
 
 class LoadedModel:

@@ -1,0 +1,122 @@
+"""DCGAN generator and discriminator (Radford et al. 2016) scaled to 32 or 64 px, and their file format.
+
+Architecture as in the paper: the generator projects z (R^nz) to a 4x4 map and doubles the size with
+stride-2 transposed convolutions (BatchNorm + ReLU, tanh output in [-1, 1]); the discriminator
+mirrors it with stride-2 convolutions (LeakyReLU 0.2, BatchNorm except on the first layer) down to
+4x4 and one logit. Channel widths halve per doubling, ending at `width` next to the image, so a
+32 px pair has one stage fewer than a 64 px pair.
+
+Checkpoint: a plain dict of tensors and numbers (config, both state dicts, optimiser states,
+epochs done), written by `torch.save` and read back with `torch.load(weights_only=True)`, so loading
+a file never runs pickled code.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+SIZES = (32, 64)
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    image_size: int = 32
+    nz: int = 100  # latent size, the paper's
+    width: int = 64  # channels of the stage next to the image (ngf = ndf)
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.image_size not in SIZES:
+            raise ValueError(f"image_size must be one of {SIZES}, not {self.image_size}")
+
+    @property
+    def stages(self) -> int:
+        """Stride-2 stages between 4x4 and the image: 3 at 32 px, 4 at 64 px."""
+        return int(math.log2(self.image_size // 4))
+
+
+class Generator(nn.Module):
+    """z (N, nz) in [-1, 1]^nz -> images (N, 3, S, S) in [-1, 1]."""
+
+    def __init__(self, cfg: GanConfig) -> None:
+        super().__init__()
+        self.nz = cfg.nz
+        top = cfg.width * 2 ** (cfg.stages - 1)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(cfg.nz, top, 4, 1, 0, bias=False),
+                                   nn.BatchNorm2d(top), nn.ReLU(True)]
+        ch = top
+        for _ in range(cfg.stages - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2),
+                       nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    """images (N, 3, S, S) in [-1, 1] -> logits (N,); D(x) = sigmoid(logit) = P(x is real)."""
+
+    def __init__(self, cfg: GanConfig) -> None:
+        super().__init__()
+        ch = cfg.width
+        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for _ in range(cfg.stages - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2),
+                       nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
+
+
+def init_weights(module: nn.Module) -> None:
+    """The paper's initialisation: N(0, 0.02) convolutions, N(1, 0.02) BatchNorm scales."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def build(cfg: GanConfig, seed: int = 0) -> tuple[Generator, Discriminator]:
+    torch.manual_seed(seed)
+    g, d = Generator(cfg), Discriminator(cfg)
+    g.apply(init_weights)
+    d.apply(init_weights)
+    return g, d
+
+
+def save_checkpoint(path: Path, cfg: GanConfig, g: nn.Module, d: nn.Module,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Write atomically (temp file + rename) so an interrupted run never leaves half a file."""
+    state = {"format": "saliency-dcgan/1", "config": asdict(cfg), "generator": g.state_dict(),
+             "discriminator": d.state_dict(), **(extra or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_pair(path: Path) -> tuple[GanConfig, Generator, Discriminator]:
+    """The trained pair in eval mode (BatchNorm on running statistics: samples independent of batch)."""
+    state = read_checkpoint(path)
+    cfg = GanConfig(**state["config"])
+    g, d = Generator(cfg), Discriminator(cfg)
+    g.load_state_dict(state["generator"])
+    d.load_state_dict(state["discriminator"])
+    return cfg, g.eval(), d.eval()
