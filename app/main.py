@@ -8,7 +8,7 @@ from typing import AsyncIterator
 from fastapi import Depends, FastAPI
 from redis import Redis
 
-from app import auth, errors
+from app import auth, errors, reconstructions
 from app.jobs import Jobs
 from app.limits import FORM_SLACK, BodyLimit
 from app.routes import router
@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read
     if settings.auth:  # every route with a job_id answers only to the key that created the job
         app.include_router(router, dependencies=[Depends(auth.owner_check)], responses=auth.RESPONSES)
+        app.include_router(reconstructions.router, dependencies=[Depends(auth.owner_check)],
+                           responses=auth.RESPONSES)
     else:
         app.include_router(router)
+        app.include_router(reconstructions.router)
     return app

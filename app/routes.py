@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
+from app import reconstructions
 from app.auth import principal
 from app.jobs import Jobs
 from app.schemas import ErrorBody, Health, JobView, Links, ModelInfo, Readiness, Submitted
@@ -50,14 +51,19 @@ def submit(
     params: Annotated[str | None, Form(description='method options as a JSON object, e.g. {"queries": 500}')] = None,
     metrics: Annotated[str | None, Form(
         description="metrics of the map (deletion, insertion): JSON list or comma-separated")] = None,
+    reconstruct: Annotated[bool, Form(
+        description="then reconstruct the salient region (the model must declare a generator)")] = False,
+    reconstruct_params: Annotated[str | None, Form(description="reconstruction options as a JSON object")] = None,
 ) -> Submitted:
     """Queue an explanation. Names, class and options are checked now; nothing is stored on error."""
     data = image.file.read(settings.max_upload_bytes + 1)
     sub = validate(data, model or settings.default_model, method or settings.default_method, target,
                    params, settings.max_upload_bytes, metrics)
+    recon = reconstructions.plan(sub.model, reconstruct, reconstruct_params)
     job_id = jobs.submit(sub, owner=principal(request) or "")
+    recon_url = reconstructions.start(jobs, job_id, sub.model, sub.image, recon)
     response.headers["Location"] = f"/jobs/{job_id}"
-    return Submitted(job_id=job_id, links=Links.for_job(job_id))
+    return Submitted(job_id=job_id, links=Links.for_job(job_id), reconstruction=recon_url)
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=_errors(404, 410))

@@ -26,6 +26,7 @@ class Submitted(BaseModel):
     job_id: str
     status: Literal["queued"] = "queued"
     links: Links
+    reconstruction: str | None = Field(None, description="the reconstruction's URL when reconstruct=true")
 
 
 class TargetRef(BaseModel):
