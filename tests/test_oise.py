@@ -133,3 +133,8 @@ def test_authors_variant_preset():
     p = OiseParams.authors()
     assert (p.chains, p.queries, p.grid, p.p_init, p.lr, p.weighting, p.postprocess, p.mean_offset) == \
         (1, 5000, 8, 0.3, 0.02, "none", "authors", 0.96)
+
+
+def test_a_budget_below_the_chain_count_is_not_rounded_up():
+    out = oise(constant(0.5), torch.randn(1, 3, 8, 8), torch.tensor([0]), OiseParams(grid=4, chains=50, queries=10))
+    assert out.queries == 10

@@ -96,7 +96,8 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
          params: OiseParams, progress: Progress | None = None) -> MethodOutput:
     """Saliency maps (B, H, W) for a batch of normalised images and one target class each."""
     b, _, h, w = inputs.shape
-    k, s, dev = params.chains, params.grid, inputs.device
+    # never more chains than queries: a small budget must not be rounded up to a whole batch
+    k, s, dev = min(params.chains, params.queries), params.grid, inputs.device
     gen = torch.Generator(device=dev).manual_seed(params.seed)
     steps = math.ceil(params.queries / k)
     base = torch.zeros_like(inputs) if params.baseline == "mean" else gaussian_blur(inputs)
