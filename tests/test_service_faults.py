@@ -257,9 +257,30 @@ def test_redis_down_at_submit_is_503_and_nothing_is_half_written(api: httpx.Clie
         assert api.get("/healthz").status_code == 200
     finally:
         stack.start_redis()
-    assert set(redis.keys("saliency:*")) | set(redis.keys("rq:job:*")) == before
+    assert (set(redis.keys("saliency:*")) | set(redis.keys("rq:job:*"))) - before == set()
     stack.api.ensure_alive()
     assert wait_status(api, sleepy(api, upload, 0.1), "finished", "failed", timeout=60)["status"] == "finished"
+
+
+def test_a_submission_cut_off_midway_leaves_nothing(stack: Stack, upload,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection drops after the upload is prepared and before the job is queued."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from rq import Queue
+
+    from app.jobs import Jobs
+    from app.settings import Settings
+    from app.validation import Submission
+
+    def lost(*args, **kwargs):
+        raise RedisConnectionError("connection lost")
+
+    jobs = Jobs(stack.redis, Settings(redis_url=stack.env["SALIENCY_REDIS_URL"], queue=QUEUE))
+    before = set(stack.redis.keys("*"))
+    monkeypatch.setattr(Queue, "enqueue_call", lost)
+    with pytest.raises(RedisConnectionError):
+        jobs.submit(Submission(upload.png, upload.width, upload.height, "tiny", "sleepy", None, {}))
+    assert set(stack.redis.keys("*")) - before == set()  # nothing new (older results may expire)
 
 
 def test_redis_restarted_under_a_running_worker(api: httpx.Client, stack: Stack, upload) -> None:
