@@ -119,6 +119,20 @@ def test_diversity_is_zero_for_copies_and_grows_with_difference() -> None:
     assert diversity(torch.rand(16, 3, 6, 6), inside) > 5 * NEAR_COPY_RMS
 
 
+def test_networks_score_each_image_alone_in_eval_mode() -> None:
+    """BatchNorm uses training statistics in eval mode, so one latent's image and prior do not
+    depend on the other latents searched with it."""
+    cfg = GanConfig(32, nz=8, width=4)
+    g, d = build(cfg)
+    g.train(), d.train()
+    g(torch.rand(16, 8))  # some running statistics
+    d(torch.rand(16, 3, 32, 32))
+    g.eval(), d.eval()
+    z, x = torch.rand(5, 8), torch.rand(5, 3, 32, 32)
+    assert torch.allclose(g(z)[:1], g(z[:1]), atol=1e-6)
+    assert torch.allclose(d(x)[:1], d(x[:1]), atol=1e-6)
+
+
 def test_checkpoint_loads_with_weights_only_and_resume_matches_one_run(tmp_path: Path) -> None:
     data = planted_images(96, 32)
     cfg = GanConfig(32, nz=8, width=4)
@@ -269,7 +283,30 @@ def test_train_generator_command(tmp_path: Path) -> None:
     assert main(["train-generator", "--planted", "64", "--image-size", "32", "--out", str(out), "--epochs", "1",
                  "--width", "4", "--nz", "8", "--device", "cpu"]) == 0
     state = torch.load(out, weights_only=True)
-    assert state["config"] == {"image_size": 32, "nz": 8, "width": 4, "channels": 3} and state["epochs"] == 1
+    assert state["config"] == {"image_size": 32, "nz": 8, "width": 4, "channels": 3}
+    assert state["epochs"] == 1
     assert (tmp_path / "g_samples" / "epoch_001.png").exists()
     assert main(["train-generator", "--planted", "64", "--image-size", "32", "--out", str(out), "--epochs", "1",
                  "--width", "8", "--nz", "8", "--device", "cpu"]) == 2  # other settings: refused, not overwritten
+
+
+def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """A toy-sized run of `saliency bench reconstruction` (own cache dir, tiny everything)."""
+    import json
+
+    from saliency.cli import main
+
+    monkeypatch.setenv("SALIENCY_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "r.json"
+    assert main(["bench", "reconstruction", "--images", "2", "--variations", "3", "--steps", "2",
+                 "--fractions", "0.5", "--queries", "50", "--gan-images", "64", "--gan-epochs", "1",
+                 "--gan-width", "4", "--tiny-images", "200", "--tiny-epochs", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [(r["hidden"], r["outcome_weight"]) for r in result["rows"]] == [(0.5, 0.0), (0.5, 1.0)]
+    for row in result["rows"]:
+        assert len(row["per_image_acceptance"]) == 2
+        assert row["acceptance"] == pytest.approx(sum(row["per_image_acceptance"]) / 2)
+        assert row["near_copy_diversity"] > 0
+    assert "accept" in capsys.readouterr().out
+    # the generator is cached: a second run trains nothing
+    assert sorted(p.suffix for p in (tmp_path / "cache" / "dcgan").iterdir() if p.suffix in (".pt", ".done")) == [".done", ".pt"]

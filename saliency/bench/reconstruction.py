@@ -27,8 +27,8 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p = bench.add_parser("reconstruction", help="acceptance, target probability and diversity of "
                                                 "reconstructed salient regions, by share hidden")
     p.add_argument("--images", type=int, default=12, help="planted test images (objects only)")
-    p.add_argument("--variations", type=int, default=32, help="K latents per image")
-    p.add_argument("--steps", type=int, default=150, help="latent search steps")
+    p.add_argument("--variations", type=int, default=24, help="K latents per image")
+    p.add_argument("--steps", type=int, default=120, help="latent search steps")
     p.add_argument("--lr", type=float, default=0.05, help="Adam step on z")
     p.add_argument("--prior-weight", type=float, default=0.01)
     p.add_argument("--outcome-weight", type=float, default=1.0, help="weight of the outcome term in the "
@@ -37,8 +37,12 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
                    help="shares of the salient box hidden, comma-separated")
     p.add_argument("--queries", type=int, default=1000, help="OISE queries per saliency map")
     p.add_argument("--gan-images", type=int, default=6000, help="planted images the DCGAN trains on")
-    p.add_argument("--gan-epochs", type=int, default=10)
+    p.add_argument("--gan-epochs", type=int, default=14)
     p.add_argument("--gan-width", type=int, default=32)
+    p.add_argument("--gan-batch", type=int, default=32)
+    p.add_argument("--gan-noise", type=float, default=0.1, help="instance noise while training the DCGAN")
+    p.add_argument("--tiny-images", type=int, default=3000, help="planted images the tiny classifier trains on")
+    p.add_argument("--tiny-epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps the default")
@@ -47,16 +51,19 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd)
 
 
-def cached_generator(images: int, epochs: int, width: int, seed: int, root: Path | None = None) -> Path:
+def cached_generator(images: int, epochs: int, width: int, batch: int, noise: float, seed: int,
+                     root: Path | None = None) -> Path:
     """The planted-image DCGAN for these arguments, trained by the train-generator command if absent."""
     from saliency.bench.tiny_cache import cache_root
     from saliency.cli import main
 
-    out = (root or cache_root()) / "dcgan" / f"planted32-n{images}-e{epochs}-w{width}-seed{seed}-torch{torch.__version__}.pt"
+    key = f"planted32-n{images}-e{epochs}-w{width}-b{batch}-noise{noise:g}-seed{seed}-torch{torch.__version__}"
+    out = (root or cache_root()) / "dcgan" / f"{key}.pt"
     done = out.with_suffix(".done")
     if not done.exists():  # the command resumes an interrupted run from its last epoch
         code = main(["train-generator", "--planted", str(images), "--image-size", "32", "--out", str(out),
-                     "--epochs", str(epochs), "--width", str(width), "--seed", str(seed), "--device", "cpu"])
+                     "--epochs", str(epochs), "--width", str(width), "--batch-size", str(batch),
+                     "--instance-noise", str(noise), "--seed", str(seed), "--device", "cpu"])
         if code != 0:
             raise RuntimeError("train-generator failed")
         done.write_text("")
@@ -77,8 +84,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or "cpu")
     start = time.perf_counter()
-    tiny, accuracy = cached_tiny(size=32, device="cpu")
-    gan = cached_generator(args.gan_images, args.gan_epochs, args.gan_width, args.seed)
+    tiny, accuracy = cached_tiny(size=32, n=args.tiny_images, epochs=args.tiny_epochs, seed=args.seed)
+    gan = cached_generator(args.gan_images, args.gan_epochs, args.gan_width, args.gan_batch, args.gan_noise,
+                           args.seed)
     train_s = time.perf_counter() - start
     net = LoadedModel(dataclasses.replace(tiny.spec, generator=gan), device)
     data = make_planted(args.images, size=32, seed=args.seed + 20_000, empty_rate=0.0)

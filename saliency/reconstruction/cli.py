@@ -21,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--width", type=int, default=64, help="channels of the layers next to the image")
     p.add_argument("--nz", type=int, default=100, help="latent size")
+    p.add_argument("--real-label", type=float, default=0.9,
+                   help="discriminator target for real images (one-sided label smoothing; 1 = none)")
+    p.add_argument("--instance-noise", type=float, default=0.1,
+                   help="std of noise added to the discriminator's inputs (images in [-1, 1])")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=Path, default=None,
                    help="folder for one sample grid per epoch (default: <out>_samples/)")
@@ -48,7 +52,7 @@ def cmd(args: argparse.Namespace) -> None:
     data = planted_images(args.planted, args.image_size, args.seed) if args.planted else FolderImages(args.data, args.image_size)
     samples = args.samples or args.out.with_name(args.out.stem + "_samples")
     opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                        workers=args.workers)
+                        workers=args.workers, real_label=args.real_label, instance_noise=args.instance_noise)
     device = args.device or default_device()
     bar = tqdm(total=1000, desc=f"DCGAN {args.image_size}px on {len(data)} images", unit="‰", file=sys.stderr)
     try:

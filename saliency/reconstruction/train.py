@@ -1,9 +1,16 @@
 """Train a DCGAN on a folder of images or on planted-object images: epochs, sample grids, resume.
 
-Radford et al.'s recipe: Adam (lr 2e-4, beta1 0.5), batch 64, the non-saturating generator loss,
-z ~ U(-1, 1)^nz (uniform, like the latent search that later uses the generator). Each epoch's
-shuffle and latents derive from (seed, epoch), so a run resumed from its checkpoint ends with the
-same weights as one that never stopped.
+Radford et al.'s recipe: Adam (lr 2e-4, beta1 0.5), the non-saturating generator loss,
+z ~ U(-1, 1)^nz (uniform, like the latent search that later uses the generator). Two standard
+stabilisers, both options: one-sided label smoothing (real target 0.9, Salimans et al. 2016) and
+instance noise (Gaussian noise on every image the discriminator sees, Sonderby et al. 2017). On
+planted images, plain DCGANs trained for the few thousand steps a CPU affords drew every object
+at one or two places (mode collapse); with noise of std 0.1 on images in [-1, 1], which hides the
+data's fine pixel noise from the discriminator so that it judges shapes and colours, the objects
+moved about and the in-fills kept the class far more often (docs/benchmarks.md, Reconstruction).
+
+Each epoch's shuffle, latents and noise derive from (seed, epoch), so a run resumed from its
+checkpoint ends with the same weights as one that never stopped.
 """
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ class TrainOptions:
     beta1: float = 0.5
     seed: int = 0
     workers: int = 0  # DataLoader processes for folder images
+    real_label: float = 0.9  # one-sided label smoothing (Salimans et al. 2016); 1.0 = plain DCGAN
+    instance_noise: float = 0.0  # std of Gaussian noise added to every image the discriminator sees
 
 
 class FolderImages(Dataset):
@@ -113,8 +122,11 @@ def train_gan(data: Dataset, cfg: GanConfig, out: Path, opts: TrainOptions = Tra
             real = real.to(dev)
             z = (torch.rand(real.shape[0], cfg.nz, generator=gen) * 2 - 1).to(dev)
             fake = g(z)
-            # Discriminator: real -> 1, fake -> 0.
-            loss_d = (F.binary_cross_entropy_with_logits(d(real), torch.ones(len(real), device=dev))
+            if opts.instance_noise > 0:
+                real = real + opts.instance_noise * torch.randn(real.shape, generator=gen).to(dev)
+                fake = fake + opts.instance_noise * torch.randn(fake.shape, generator=gen).to(dev)
+            # Discriminator: real -> real_label, fake -> 0.
+            loss_d = (F.binary_cross_entropy_with_logits(d(real), torch.full((len(real),), opts.real_label, device=dev))
                       + F.binary_cross_entropy_with_logits(d(fake.detach()), torch.zeros(len(real), device=dev)))
             opt_d.zero_grad()
             loss_d.backward()
