@@ -148,6 +148,7 @@ def reconstruct_many(images: list[Any], saliencies: list[np.ndarray], model: str
                          outcome_weight=p.outcome_weight, window=p.window)
     found = latent_search(gen.generator, gen.discriminator, x_gen, known, k, opts, seed=p.seed,
                           outcome=_outcome_fn(net) if p.outcome_weight > 0 else None, target=target_t,
+                          blend=_seam_blend(prepared, k, p.feather),
                           progress=(lambda f: progress(0.9 * f)) if progress else None)
     out = []
     for i, q in enumerate(prepared):
@@ -198,6 +199,24 @@ def _neutralise(x: torch.Tensor, hole: Box) -> torch.Tensor:
     out = x.clone()
     out[:, hole.y0:hole.y1, hole.x0:hole.x1] = colour[:, None, None]
     return out
+
+
+def _seam_blend(prepared: list[_Prepared], k: int, feather: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """G(z) of all N * K latents -> their composites at the generator's size, with the same seam
+    as the full-resolution composite (feather scaled to the generator's hole)."""
+    size = prepared[0].x_gen.shape[-1]
+    whole = Box(0, 0, size, size)
+    parts = []
+    for q in prepared:
+        height, width = q.image.shape[:2]
+        hole = q.hole.scaled(size / width, size / height, size, size)
+        parts.append((q.x_gen * 0.5 + 0.5, hole, round(feather * min(hole.width, hole.height))))
+
+    def blend(fake: torch.Tensor) -> torch.Tensor:
+        out = [composite(x01, fake[i * k:(i + 1) * k] * 0.5 + 0.5, hole, whole, f)
+               for i, (x01, hole, f) in enumerate(parts)]
+        return torch.cat(out) * 2 - 1
+    return blend
 
 
 def _outcome_fn(net: LoadedModel) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -75,12 +75,15 @@ class SearchResult:
 def latent_search(generator: nn.Module, discriminator: nn.Module | None, x: torch.Tensor,
                   known: torch.Tensor, k: int, opts: SearchOptions, seed: int = 0,
                   outcome: OutcomeFn | None = None, target: torch.Tensor | None = None,
+                  blend: Callable[[torch.Tensor], torch.Tensor] | None = None,
                   progress: Callable[[float], None] | None = None) -> SearchResult:
     """In-fill N images at once, K latents each.
 
     x: (N, 3, S, S) in [-1, 1] at the generator's size (hidden pixels already neutralised);
     known: (N, 1, S, S), 1 on known pixels. Sample i*K + j of the result is image i's j-th latent.
-    The generator and discriminator are used as they are (eval mode) and not updated.
+    The generator and discriminator are used as they are (eval mode) and not updated. `blend`
+    maps G(z) to the composite the outcome term scores (default B * x + (1 - B) * G(z)), so that
+    it can score the very composite, seam included, that will be shown.
     """
     dev = x.device
     n, size = x.shape[0], x.shape[-1]
@@ -111,7 +114,7 @@ def latent_search(generator: nn.Module, discriminator: nn.Module | None, x: torc
                     # log(1 - sigmoid(l)) = -softplus(l): minimised as D(G(z)) -> 1.
                     loss = loss - opts.prior_weight * F.softplus(discriminator(fake))
                 if use_outcome:
-                    composite = ks * xs + (1 - ks) * fake
+                    composite = blend(fake) if blend is not None else ks * xs + (1 - ks) * fake
                     logp = outcome(composite).gather(1, targets[:, None])[:, 0]
                     loss = loss - opts.outcome_weight * logp
                 opt.zero_grad()
