@@ -1,7 +1,7 @@
 """API keys, per-key rate limits, CORS and job ownership.
 
-Every request except the health checks and the API documentation must carry a key, as
-`Authorization: Bearer <secret>` or `X-API-Key: <secret>`. Keys are configured as `name:secret`
+Every request except the health checks, the API documentation and the web page's static files
+must carry a key, as `Authorization: Bearer <secret>` or `X-API-Key: <secret>`. Keys are configured as `name:secret`
 pairs (SALIENCY_API_KEYS); the name is who owns the jobs submitted with that key, so a key can be
 rotated by giving the same name a new secret. A job and its artifacts answer only to the name that
 created it; anyone else gets the same 404 as for an id that never existed, so ids do not leak.
@@ -33,7 +33,12 @@ from app.settings import Settings
 from app.store import Store
 
 # Reachable without a key: liveness, readiness, and the API's own documentation.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                          "/"})
+# The web page (app/webpage.py) and its files: static, no data; the page sends the user's key itself.
+PUBLIC_PREFIXES = ("/static/",)
+# Requests that make the service compute: they share the submission budget.
+SUBMIT_PATHS = frozenset({"/explain", "/predict", "/batches"})  # a batch is one submission
 
 
 class AuthConfigError(ValueError):
@@ -88,7 +93,7 @@ class AuthMiddleware:
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["method"] == "OPTIONS":
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or _public(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", ()))
@@ -98,7 +103,7 @@ class AuthMiddleware:
             await _reply(send, 401, "a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
                          "unauthorized", {"WWW-Authenticate": 'Bearer realm="saliency"'})
             return
-        submit = scope["method"] == "POST" and scope["path"] == "/explain"
+        submit = scope["method"] == "POST" and scope["path"] in SUBMIT_PATHS
         try:
             decision = self.gate.limiter.hit(f"{name}:{'submit' if submit else 'read'}",
                                              self.gate.submit_limit if submit else self.gate.read_limit)
@@ -113,6 +118,10 @@ class AuthMiddleware:
             return
         scope.setdefault("state", {})["principal"] = name
         await self.app(scope, receive, send)
+
+
+def _public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 async def _reply(send: Send, status: int, detail: str, code: str, headers: dict[str, str]) -> None:

@@ -4,17 +4,19 @@ from __future__ import annotations
 import gzip
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from app import reconstructions
+from app import predict, reconstructions
 from app.auth import principal
+from app.idempotency import Idempotency, fingerprint
 from app.jobs import Jobs
-from app.schemas import ErrorBody, Health, JobView, Links, ModelInfo, Readiness, Submitted
+from app.schemas import ErrorBody, Health, JobView, Links, ModelInfo, Prediction, Readiness, Submitted
 from app.settings import Settings
 from app.validation import validate
+from app.webhook_url import accept_callback
 from saliency.methods import methods_for
 from saliency.models import list_models
 
@@ -38,7 +40,9 @@ def _errors(*codes: int) -> dict[int | str, dict]:
 
 
 @router.post("/explain", status_code=202, response_model=Submitted, tags=["jobs"],
-             responses=_errors(413, 415, 422, 503))
+             responses={200: {"model": Submitted, "description": "the job of an earlier request with "
+                                                                 "the same Idempotency-Key"},
+                        **_errors(409, 413, 415, 422, 503)})
 def submit(
     request: Request,
     response: Response,
@@ -54,16 +58,56 @@ def submit(
     reconstruct: Annotated[bool, Form(
         description="then reconstruct the salient region (the model must declare a generator)")] = False,
     reconstruct_params: Annotated[str | None, Form(description="reconstruction options as a JSON object")] = None,
+    callback_url: Annotated[str | None, Form(
+        description="http(s) URL that gets the job document, signed, once the job ends (README, Webhooks)")] = None,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", description="the same key with the same request answers the same job "
+                                             "(200); with a different request, 409")] = None,
 ) -> Submitted:
     """Queue an explanation. Names, class and options are checked now; nothing is stored on error."""
     data = image.file.read(settings.max_upload_bytes + 1)
     sub = validate(data, model or settings.default_model, method or settings.default_method, target,
                    params, settings.max_upload_bytes, metrics)
+    callback = accept_callback(callback_url, settings)
     recon = reconstructions.plan(sub.model, reconstruct, reconstruct_params)
-    job_id = jobs.submit(sub, owner=principal(request) or "")
-    recon_url = reconstructions.start(jobs, job_id, sub.model, sub.image, recon)
+    owner = principal(request) or ""
+    claim, once = None, Idempotency(jobs.redis, settings)
+    if idempotency_key is not None:
+        fp = fingerprint(sub, callback_url=callback, reconstruct=reconstruct, reconstruct_params=reconstruct_params)
+        claim = once.claim(owner, idempotency_key, fp)
+        if claim.replay:
+            if jobs.metrics is not None:
+                jobs.metrics.idempotent_replays.inc()
+            response.status_code = 200
+            response.headers.update({"Location": f"/jobs/{claim.job_id}", "Idempotent-Replayed": "true"})
+            return Submitted(**claim.answer) if claim.answer else Submitted(
+                job_id=claim.job_id, links=Links.for_job(claim.job_id))
+    try:
+        job_id = jobs.submit(sub, owner=owner, job_id=claim.job_id if claim else None, callback_url=callback)
+        recon_url = reconstructions.start(jobs, job_id, sub.model, sub.image, recon)
+    except BaseException:
+        if claim is not None:  # nothing (or not all) was created: let a retry with the key go through
+            once.release(owner, idempotency_key)
+        raise
+    answer = Submitted(job_id=job_id, links=Links.for_job(job_id), reconstruction=recon_url)
+    if claim is not None:
+        once.remember(owner, idempotency_key, fp, job_id, answer.model_dump(mode="json"))
     response.headers["Location"] = f"/jobs/{job_id}"
-    return Submitted(job_id=job_id, links=Links.for_job(job_id), reconstruction=recon_url)
+    return answer
+
+
+@router.post("/predict", response_model=list[Prediction], tags=["models"],
+             responses=_errors(413, 415, 422, 503))
+def predict_top5(
+    settings: SettingsDep,
+    image: Annotated[UploadFile, File(description="the picture to classify (as for POST /explain)")],
+    model: Annotated[str | None, Form(description="registered model name; default from settings")] = None,
+) -> list[Prediction]:
+    """The model's top-5 classes for the picture, best first: candidate targets for POST /explain.
+    Checked like POST /explain and counted against the same submission rate limit."""
+    data = image.file.read(settings.max_upload_bytes + 1)
+    top = predict.top_classes(data, model or settings.default_model, settings.max_upload_bytes)
+    return [Prediction(**p) for p in top]
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=_errors(404, 410))
@@ -127,6 +171,7 @@ def models() -> list[ModelInfo]:
             source=spec.source,
             gradients=spec.gradients,
             methods=methods_for(spec.gradients),
+            generator=spec.generator is not None,
         )
         for spec in list_models()
     ]

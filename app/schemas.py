@@ -122,6 +122,7 @@ class ModelInfo(BaseModel):
     source: str = Field(description="builtin, torchvision or config (a user model)")
     gradients: bool = Field(description="whether gradient-based methods can run on it")
     methods: list[str] = Field(description="registered methods that can explain it")
+    generator: bool = Field(False, description="declares a generator, so reconstruct=true is possible")
 
 
 class Health(BaseModel):

@@ -9,11 +9,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
+
 from saliency.errors import InvalidParams, UnknownClass, UnknownMethod, UnknownModel
 from saliency.images import ImageError, ImageTooLarge, open_image
 from saliency.methods import get_method
 from saliency.metrics.registry import parse_metrics
-from saliency.models import get_spec
+from saliency.models import ModelSpec, get_spec
 from saliency.models.spec import resolve_target
 
 
@@ -61,12 +63,8 @@ class Submission:
 def validate(image: bytes, model: str, method: str, target: str | None, params: str | None,
              max_bytes: int, metrics: str | None = None) -> Submission:
     """Raise UploadTooLarge, FieldError or NotAnImage; cheapest checks first."""
-    if len(image) > max_bytes:
-        raise UploadTooLarge(f"the image is {len(image)} bytes; the limit is {max_bytes}")
-    try:
-        spec = get_spec(model)
-    except UnknownModel as exc:
-        raise FieldError("model", str(exc), "unknown_model") from None
+    check_size(image, max_bytes)
+    spec = model_spec(model)
     try:
         method_spec = get_method(method)
     except UnknownMethod as exc:
@@ -80,14 +78,32 @@ def validate(image: bytes, model: str, method: str, target: str | None, params: 
         names = parse_metrics(metrics)
     except InvalidParams as exc:
         raise FieldError("metrics", str(exc), "invalid_metrics") from None
+    img = decode(image)
+    return Submission(image=image, width=img.width, height=img.height, model=model, method=method,
+                      target=resolved, params=parsed, metrics=names)
+
+
+def check_size(image: bytes, max_bytes: int) -> None:
+    if len(image) > max_bytes:
+        raise UploadTooLarge(f"the image is {len(image)} bytes; the limit is {max_bytes}")
+
+
+def model_spec(model: str) -> ModelSpec:
+    """The registered model, or FieldError naming `model` (422)."""
     try:
-        img = open_image(image)
+        return get_spec(model)
+    except UnknownModel as exc:
+        raise FieldError("model", str(exc), "unknown_model") from None
+
+
+def decode(image: bytes) -> Image.Image:
+    """The upload as a picture (as displayed), or PixelsTooMany (413) / NotAnImage (415)."""
+    try:
+        return open_image(image)
     except ImageTooLarge as exc:
         raise PixelsTooMany(str(exc)) from None
     except ImageError as exc:
         raise NotAnImage(str(exc)) from None
-    return Submission(image=image, width=img.width, height=img.height, model=model, method=method,
-                      target=resolved, params=parsed, metrics=names)
 
 
 def _target(labels: list[str], target: str | None, model: str) -> Target | None:

@@ -1,0 +1,45 @@
+"""POST /predict over real HTTP: the model's own top classes for an upload, checked like POST
+/explain, nothing stored."""
+from __future__ import annotations
+
+import httpx
+import torch
+
+from saliency.images import open_image
+from tests.service_fixtures import Service, Upload
+
+
+def predict(client: httpx.Client, data: bytes, **fields: str) -> httpx.Response:
+    return client.post("/predict", files={"image": ("x.png", data, "image/png")}, data=fields)
+
+
+def test_top5_is_the_tiny_models_own_prediction(client: httpx.Client, service: Service, upload: Upload,
+                                                 tiny) -> None:
+    keys_before = set(service.redis.keys("*"))
+    r = predict(client, upload.png, model="tiny")
+    assert r.status_code == 200, r.text
+    got = r.json()
+
+    with torch.inference_mode():
+        probs = tiny(tiny.preprocess(open_image(upload.png)))[0]
+    order = probs.argsort(descending=True).tolist()[:5]
+    assert [p["index"] for p in got] == order  # tiny has 4 classes: all of them, best first
+    assert [p["label"] for p in got] == [tiny.labels[i] for i in order]
+    for p in got:
+        assert abs(p["score"] - float(probs[p["index"]])) < 1e-5
+    assert got[0]["label"] == upload.label  # the planted object is what the model sees
+    assert set(service.redis.keys("*")) == keys_before  # a prediction queues and stores nothing
+
+
+def test_refused_like_explain(client: httpx.Client, service: Service, upload: Upload) -> None:
+    keys_before = set(service.redis.keys("*"))
+    r = predict(client, upload.png, model="no_such_model")
+    assert r.status_code == 422
+    assert r.json()["field"] == "model" and r.json()["code"] == "unknown_model"
+
+    r = predict(client, b"not a picture at all", model="tiny")
+    assert r.status_code == 415 and r.json()["code"] == "not_an_image"
+
+    r = predict(client, b"\0" * 1_000_001, model="tiny")  # over the fixture's 1 MB limit
+    assert r.status_code == 413 and r.json()["code"] == "upload_too_large"
+    assert set(service.redis.keys("*")) == keys_before
