@@ -10,6 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
+from app.batch_store import BatchNotFound
 from app.jobs import JobConflict, JobExpired, JobNotFound
 from app.limits import BodyTooLarge
 from app.validation import FieldError, NotAnImage, PixelsTooMany, UploadTooLarge
@@ -33,6 +34,7 @@ _SIMPLE: dict[type[Exception], tuple[int, str]] = {
     NotAnImage: (415, "not_an_image"),
     PixelsTooMany: (413, "image_too_large"),
     JobNotFound: (404, "job_not_found"),
+    BatchNotFound: (404, "batch_not_found"),
     JobExpired: (410, "expired"),
     JobConflict: (409, "conflict"),
     ModelUnavailable: (503, "model_unavailable"),

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from app.job_index import JobIndex
 from app.settings import Settings
 from app.store import Store
 from app.validation import Submission
@@ -75,9 +79,11 @@ class Jobs:
         self.redis = redis
         self.settings = settings
         self.store = Store(redis, settings)
+        self.index = JobIndex(redis, settings)
         self.queue = Queue(settings.queue, connection=redis, serializer=SERIALIZER)
 
-    def submit(self, sub: Submission, owner: str = "") -> str:
+    def submit(self, sub: Submission, owner: str = "", pipe: Pipeline | None = None) -> str:
+        """Queue one job. Given a pipeline (a batch's), the writes join it and the caller executes."""
         job_id = secrets.token_hex(16)  # 128 random bits: ids cannot be guessed
         request = {
             "model": sub.model,
@@ -93,7 +99,7 @@ class Jobs:
             kwargs["metrics"] = sub.metrics
         # One MULTI/EXEC: the upload, the id record (with its owner) and RQ's job are all written
         # or none is, so a connection lost mid-submit leaves nothing half-written.
-        with self.redis.pipeline() as pipe:
+        with nullcontext(pipe) if pipe is not None else self.redis.pipeline() as tx:
             self.queue.enqueue_call(
                 TASK,
                 kwargs=kwargs,
@@ -105,10 +111,12 @@ class Jobs:
                 job_id=job_id,
                 description=f"explain {sub.model} {sub.method} {sub.width}x{sub.height}",
                 meta={"request": request, "progress": 0.0},
-                pipeline=pipe,  # RQ may WATCH, then starts the MULTI: the upload goes in after
+                pipeline=tx,  # RQ may WATCH, then starts the MULTI: the upload goes in after
             )
-            self.store.put_upload(job_id, sub.image, owner, pipe=pipe)
-            pipe.execute()
+            self.store.put_upload(job_id, sub.image, owner, pipe=tx)
+            self.index.add(tx, job_id, owner, sub.model, sub.method, time.time())  # for GET /jobs
+            if pipe is None:
+                tx.execute()
         return job_id
 
     def _fetch(self, job_id: str) -> Job:

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from redis import Redis
 
 from app import auth, errors, reconstructions
+from app import batches, listing
 from app.jobs import Jobs
 from app.limits import FORM_SLACK, BodyLimit
 from app.routes import router
@@ -42,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = redis
     app.state.jobs = Jobs(redis, settings)
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK,
+                       per_path={"/batches": settings.max_batch_bytes + FORM_SLACK})
     auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read
     if settings.auth:  # every route with a job_id answers only to the key that created the job
         app.include_router(router, dependencies=[Depends(auth.owner_check)], responses=auth.RESPONSES)
@@ -51,4 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         app.include_router(router)
         app.include_router(reconstructions.router)
+    # No job_id in their paths: they select or check the caller's own jobs themselves.
+    for own_checks in (batches.router, listing.router):
+        app.include_router(own_checks, responses=auth.RESPONSES if settings.auth else None)
     return app

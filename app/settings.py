@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     default_model: str = Field("efficientnet_lite0", description="model when a request names none")
     default_method: str = Field("oise", description="method when a request names none")
     max_upload_bytes: int = Field(20 * MB, ge=1, description="largest accepted image file (413 above)")
+    max_batch_images: int = Field(16, ge=1, description="most images in one POST /batches (422 above)")
+    max_batch_bytes: int = Field(64 * MB, ge=1, description="largest POST /batches body, all images together "
+                                 "(413 above)")
 
     # Jobs and storage
     job_timeout: int = Field(600, ge=1, description="seconds a job may run before it fails")
