@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_reconstruction(bench)
     add_train_generator(sub)
+    from saliency_client.cli import add_parsers as add_remote  # submit, status, fetch: a running service
+
+    add_remote(sub)
     return parser
 
 
