@@ -1,6 +1,7 @@
 # make run   - virtualenv + install, then the API on 127.0.0.1:8000 with one worker (and a
 #              private Redis unless REDIS_URL is set); Ctrl-C stops everything.
-# make test  - virtualenv + install, then the whole test suite.
+# make test  - virtualenv + install (and Debian's chromium for the browser test, when root and
+#              online: .ci/ensure-chromium), then the whole test suite.
 # Installing is skipped while .venv/.installed is newer than pyproject.toml.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test
+.PHONY: install run test browser
 
 install: $(STAMP)
 
@@ -23,5 +24,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/python -m app.devserver
 
-test: $(STAMP)
+browser:
+	@sh .ci/ensure-chromium
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

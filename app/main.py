@@ -8,7 +8,7 @@ from typing import AsyncIterator
 from fastapi import Depends, FastAPI
 from redis import Redis
 
-from app import auth, errors, reconstructions
+from app import auth, errors, reconstructions, webpage
 from app import batches, listing
 from app.jobs import Jobs
 from app.limits import FORM_SLACK, BodyLimit
@@ -56,4 +56,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # No job_id in their paths: they select or check the caller's own jobs themselves.
     for own_checks in (batches.router, listing.router):
         app.include_router(own_checks, responses=auth.RESPONSES if settings.auth else None)
+    webpage.install(app)  # `/` and /static/: the page for people
     return app

@@ -1,0 +1,166 @@
+"""The web page at `/` in a real browser: Debian's chromium, headless, driven by Playwright, against
+the session's service (real redis-server, real worker, the tiny model).
+
+Needs /usr/bin/chromium (`make test` installs it when it can: .ci/ensure-chromium) and the
+`playwright` package (the test extra). `playwright install` is never needed: the system browser
+is launched directly. A screenshot is saved under the test's tmp dir, and also into
+$SALIENCY_SCREENSHOT_DIR when set (docs/web.png comes from there).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.service_fixtures import Service
+
+CHROMIUM = os.environ.get("SALIENCY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking"]
+SCALE = 6  # the 32 px planted picture is shown 6x larger, so the page looks like a page
+# Enough queries that the job runs a few progress intervals (0.2 s in the fixtures) on the tiny model.
+QUERIES = 600
+OPTIONS = '{"chains": 20, "grid": 4}'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
+                                   "(pip install -e '.[test]')")
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.skip(f"no chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` "
+                    "does it via .ci/ensure-chromium when root and online)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, service: Service):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    p = context.new_page()
+    script_errors: list[str] = []
+    p.console_errors = []  # e.g. a request the API refused
+    p.on("pageerror", lambda exc: script_errors.append(str(exc)))
+    p.on("console", lambda m: p.console_errors.append(m.text) if m.type == "error" else None)
+    p.goto(f"{service.url}/")
+    yield p
+    context.close()
+    assert script_errors == []
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A planted-object picture (PNG, enlarged) and its class."""
+    from saliency.data.planted import CLASSES, make_planted
+
+    for seed in range(100):
+        data = make_planted(1, size=32, seed=seed, distractor_rate=0.0)
+        if data.masks[0].any():
+            break
+    pixels = (data.images[0].transpose(1, 2, 0) * 255).round().astype(np.uint8)
+    img = Image.fromarray(pixels, "RGB").resize((32 * SCALE, 32 * SCALE), Image.NEAREST)
+    path = tmp_path_factory.mktemp("browser") / "planted.png"
+    img.save(path)
+    return path, CLASSES[int(data.labels[0])]
+
+
+def save_screenshot(page, tmp_path: Path, name: str) -> Path:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot), full_page=True)
+    if out := os.environ.get("SALIENCY_SCREENSHOT_DIR"):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(out) / name)
+    return shot
+
+
+def test_upload_progress_and_result(page, service: Service, planted: tuple[Path, str], tmp_path: Path) -> None:
+    image, label = planted
+    page.select_option("#model", "tiny")  # waits for GET /models to fill the list
+    assert page.is_disabled("#reconstruct")  # the tiny model declares no generator
+    page.set_input_files("#image", str(image))
+
+    # The target list is the model's own top classes for this picture (POST /predict).
+    expected = httpx.post(f"{service.url}/predict", data={"model": "tiny"},
+                          files={"image": ("p.png", image.read_bytes(), "image/png")}).json()
+    options = page.locator("#target option")
+    options.nth(len(expected)).wait_for(state="attached")
+    offered = options.all_inner_texts()[1:]
+    assert [t.split(" (")[0] for t in offered] == [p["label"] for p in expected]
+    assert expected[0]["label"] == label
+
+    page.select_option("#method", "oise")
+    page.click("#explain-form details summary")  # advanced options
+    page.fill("#queries", str(QUERIES))
+    page.fill("#params", OPTIONS)
+    page.check("#metric-deletion")
+    # Record every value the progress bar shows (the page polls GET /jobs/{id}).
+    page.evaluate("""() => {
+        window.progressSeen = [];
+        const bar = document.getElementById('progress');
+        new MutationObserver(() => window.progressSeen.push(bar.getAttribute('value')))
+            .observe(bar, {attributes: true, attributeFilter: ['value']});
+    }""")
+    page.click("#submit")
+
+    page.wait_for_selector("#result:not([hidden])", timeout=90_000)
+    page.wait_for_function("document.getElementById('heatmap').naturalWidth > 0", timeout=10_000)
+    assert page.evaluate("document.getElementById('heatmap').naturalWidth") == 32 * SCALE
+    assert page.evaluate("document.getElementById('original').naturalWidth") == 32 * SCALE
+
+    seen = [float(v) for v in page.evaluate("window.progressSeen") if v is not None]
+    assert seen[-1] == 1.0
+    assert any(0 < v < 1 for v in seen), f"the bar never showed a running job's progress: {seen}"
+    assert seen == sorted(seen), seen  # it only moves forward
+
+    top5 = page.locator("#top5 li").all_inner_texts()
+    assert [t.split(" (class")[0] for t in top5] == [p["label"] for p in expected]
+    assert page.locator("#metrics tbody tr").first.inner_text().startswith("deletion")
+
+    # The slider changes the heatmap's opacity live, in the browser.
+    page.locator("#opacity").evaluate("(el) => { el.value = '0.65'; el.dispatchEvent(new Event('input')); }")
+    assert page.evaluate("document.getElementById('heatmap').style.opacity") == "0.65"
+    assert page.inner_text("#opacity-value") == "65%"
+
+    links = page.locator("#downloads a")
+    assert links.count() == 4
+    for i in range(3):  # the artifacts answer where the links point
+        href = links.nth(i).get_attribute("href")
+        assert httpx.get(f"{service.url}{href}").status_code == 200, href
+    assert page.locator("#error").is_hidden()
+    assert page.console_errors == []  # no request failed
+    assert save_screenshot(page, tmp_path, "web.png").stat().st_size > 0
+
+
+def test_api_errors_are_shown_with_the_field(page, planted: tuple[Path, str]) -> None:
+    image, _ = planted
+    page.select_option("#model", "tiny")
+    page.set_input_files("#image", str(image))
+    page.click("#explain-form details summary")
+    page.fill("#queries", "0")  # the API refuses it: 422 naming params.queries
+    page.click("#submit")
+    error = page.locator("#error")
+    error.wait_for(state="visible", timeout=15_000)
+    assert "params.queries" in error.inner_text()
+    assert page.get_attribute("#queries", "aria-invalid") == "true"
+    assert page.is_enabled("#submit")  # ready for another try
+
+
+def test_the_page_needs_no_build_and_no_network() -> None:
+    """Every file the page loads is in the package, and none comes from another origin."""
+    static = Path(__file__).resolve().parents[1] / "app" / "static"
+    html = (static / "index.html").read_text()
+    for name in ("app.js", "style.css"):
+        assert f'/static/{name}' in html and (static / name).exists()
+    for text in (html, (static / "app.js").read_text(), (static / "style.css").read_text()):
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text
+    for img in re.findall(r"<img [^>]*>", html):
+        assert "alt=" in img, img
