@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ class Position:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
             score, _, job_id = raw.partition(":")
-            if not job_id:
+            if not job_id or not math.isfinite(float(score)):
                 raise ValueError(raw)
             return cls(float(score), job_id)
         except (ValueError, binascii.Error, UnicodeDecodeError):

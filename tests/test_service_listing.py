@@ -2,6 +2,7 @@
 that listings and batches answer only to the key that created their jobs."""
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import datetime
 
@@ -95,7 +96,8 @@ def test_expired_jobs_leave_the_listing(client_module: httpx.Client, service: Se
 
 
 def test_bad_paging_arguments_are_422(client_module: httpx.Client) -> None:
-    for query in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 101}, {"status": "done"}):
+    nan = base64.urlsafe_b64encode(b"nan:" + b"0" * 32).decode()
+    for query in ({"cursor": "not-a-cursor"}, {"cursor": nan}, {"limit": 0}, {"limit": 101}, {"status": "done"}):
         r = client_module.get("/jobs", params=query)
         assert r.status_code == 422, (query, r.text)
         assert r.json()["field"] in ("cursor", "limit", "status")
