@@ -9,6 +9,9 @@ produces lives here, each key with a TTL:
     {prefix}:job:{id}      that the id was issued, and to which API key name (app.auth), kept
                            longer than the data so that an expired job answers 410 Gone instead
                            of 404 (record_ttl)
+
+Beside them: {prefix}:index:{owner}... (app.job_index, for GET /jobs) and {prefix}:batch:{id}
+(app.batch_store).
 """
 from __future__ import annotations
 
