@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.service_fixtures import Service
+from tests.service_fixtures import Proc, Service, free_port, wait_until
 
 CHROMIUM = os.environ.get("SALIENCY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -43,18 +46,49 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-@pytest.fixture
-def page(browser, service: Service):
+def open_page(browser, url: str):
+    """A fresh tab on the page; yields it, then checks that no script error happened."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     p = context.new_page()
     script_errors: list[str] = []
     p.console_errors = []  # e.g. a request the API refused
     p.on("pageerror", lambda exc: script_errors.append(str(exc)))
     p.on("console", lambda m: p.console_errors.append(m.text) if m.type == "error" else None)
-    p.goto(f"{service.url}/")
+    p.goto(f"{url}/")
     yield p
     context.close()
     assert script_errors == []
+
+
+@pytest.fixture
+def page(browser, service: Service):
+    yield from open_page(browser, service.url)
+
+
+KEY = secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="module")
+def keyed_url(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second API process, with API keys on, beside the shared one (same Redis, queue, worker)."""
+    port = free_port()
+    env = {**service.env, "SALIENCY_AUTH": "on", "SALIENCY_API_KEYS": f"web:{KEY}"}
+    api = Proc("keyed-api", [sys.executable, "-m", "app", "--port", str(port)], env,
+               tmp_path_factory.mktemp("keyed-api") / "api.log")
+    api.start()
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        api.ensure_alive()
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+    try:
+        wait_until(healthy, 90, "the API with keys", interval=0.1)
+        yield url
+    finally:
+        api.stop(signal.SIGINT)
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +198,33 @@ def test_the_page_needs_no_build_and_no_network() -> None:
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
     for img in re.findall(r"<img [^>]*>", html):
         assert "alt=" in img, img
+
+
+def test_with_api_keys_the_page_asks_for_one_and_sends_it(browser, keyed_url: str,
+                                                          planted: tuple[Path, str]) -> None:
+    image, label = planted
+    for page in open_page(browser, keyed_url):  # the page itself is served without a key
+        error = page.locator("#error")
+        error.wait_for(state="visible", timeout=15_000)  # GET /models answered 401
+        assert "API key" in error.inner_text()
+        assert page.locator("#key-box").evaluate("(d) => d.open")
+        page.fill("#api-key", KEY)
+        page.click("#key-apply")
+        page.select_option("#model", "tiny")
+        assert error.is_hidden()
+        page.set_input_files("#image", str(image))
+        page.locator("#target option").nth(1).wait_for(state="attached")  # POST /predict with the key
+        assert page.locator("#target option").nth(1).inner_text().startswith(label)
+        page.click("#explain-form details summary")
+        page.fill("#queries", "100")
+        page.fill("#params", OPTIONS)
+        page.click("#submit")
+        page.wait_for_function("document.getElementById('heatmap').naturalWidth > 0", timeout=90_000)
+        # An <a href> cannot carry the key: the page fetches the file with it and saves a blob.
+        with page.expect_download() as download:
+            page.click("#downloads a >> nth=0")
+        saved = Path(download.value.path()).read_bytes()
+        assert saved.startswith(b"\x93NUMPY")
+        assert download.value.suggested_filename.endswith("-saliency.npy")
+        # Only the first GET /models (before the key was given) was refused.
+        assert [m for m in page.console_errors if "status of 401" not in m] == []
