@@ -22,7 +22,7 @@ from saliency.reconstruction.composite import composite, sample_fill
 from saliency.reconstruction.dcgan import GanConfig, build, load_pair, save_checkpoint
 from saliency.reconstruction.metrics import NEAR_COPY_RMS, diversity, near_copies
 from saliency.reconstruction.region import Box, hole_box, salient_box
-from saliency.reconstruction.search import context_weights, default_window
+from saliency.reconstruction.search import context_weights, default_window, spread_loss
 from saliency.reconstruction.train import TrainOptions, planted_images, train_gan
 
 FAST = {"variations": 6, "steps": 8, "lr": 0.05}
@@ -244,6 +244,32 @@ def test_outcome_term_raises_the_target_probability(tiny: LoadedModel, planted_c
     assert plain.generator_size == 32
     assert pushed.mean_target_probability > plain.mean_target_probability + 0.3
     assert pushed.acceptance > plain.acceptance
+
+
+def test_spread_loss_charges_only_pairs_closer_than_the_margin() -> None:
+    known = torch.ones(4, 1, 8, 8)
+    known[:, :, 2:6, 2:6] = 0  # a 4x4 hole: 48 values with 3 channels
+    same = torch.zeros(4, 3, 8, 8)  # two images, K = 2, each pair identical
+    assert torch.allclose(spread_loss(same, known, 2, margin=0.1), torch.full((4,), 0.1 * 48), atol=1e-4)
+    apart = same.clone()
+    apart[1::2, :, 2:6, 2:6] = 0.5  # second in-fill of each image 0.25 RMS away in [0, 1] units
+    assert torch.allclose(spread_loss(apart, known, 2, margin=0.1), torch.zeros(4), atol=1e-6)
+    outside = same.clone()
+    outside[1::2, :, 0, :] = 1.0  # differences outside the hole do not count
+    assert torch.allclose(spread_loss(outside, known, 2, margin=0.1), torch.full((4,), 0.1 * 48), atol=1e-4)
+
+
+def test_spread_term_keeps_variations_apart(tiny: LoadedModel, planted_case, tmp_path: Path) -> None:
+    """Searched long enough against the same context, the K latents of the linear generator settle
+    on near-identical in-fills; the spread term keeps them apart."""
+    torch.manual_seed(0)
+    torch.jit.save(torch.jit.script(_LinearGenerator()), str(tmp_path / "linear.pt"))
+    model = LoadedModel(dataclasses.replace(tiny.spec, generator=tmp_path / "linear.pt"), torch.device("cpu"))
+    img, sal = planted_case
+    params = {**FAST, "steps": 60, "hidden": 0.5, "lr": 0.05}
+    plain = reconstruct(img, sal, model, params=params)
+    spread = reconstruct(img, sal, model, params={**params, "diversity_weight": 2.0, "diversity_margin": 0.3})
+    assert spread.diversity > plain.diversity + 0.05, (plain.diversity, spread.diversity)
 
 
 def test_model_without_generator_is_refused(tiny: LoadedModel, planted_case) -> None:

@@ -28,11 +28,13 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
                                                 "reconstructed salient regions, by share hidden")
     p.add_argument("--images", type=int, default=16, help="planted test images (objects only)")
     p.add_argument("--variations", type=int, default=16, help="K latents per image")
-    p.add_argument("--steps", type=int, default=120, help="latent search steps")
+    p.add_argument("--steps", type=int, default=300, help="latent search steps")
     p.add_argument("--lr", type=float, default=0.05, help="Adam step on z")
     p.add_argument("--prior-weight", type=float, default=0.01)
     p.add_argument("--outcome-weight", type=float, default=1.0, help="weight of the outcome term in the "
                                                                      "second objective")
+    p.add_argument("--diversity-weight", type=float, default=1.0, help="weight of the spread term "
+                                                                        "(0 = the paper's objective)")
     p.add_argument("--fractions", default=",".join(map(str, DEFAULT_FRACTIONS)),
                    help="shares of the salient box hidden, comma-separated")
     p.add_argument("--queries", type=int, default=1000, help="OISE queries per saliency map")
@@ -99,7 +101,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for weight in (0.0, args.outcome_weight):
             t = time.perf_counter()
             params = {"variations": args.variations, "steps": args.steps, "lr": args.lr, "hidden": fraction,
-                      "prior_weight": args.prior_weight, "outcome_weight": weight, "seed": args.seed}
+                      "prior_weight": args.prior_weight, "outcome_weight": weight, "seed": args.seed,
+                      "diversity_weight": args.diversity_weight}
             recs = reconstruct_many(images, maps, net, params=params)
             copies = []
             for r in recs:  # what K near-copies of the original would score on the same hole

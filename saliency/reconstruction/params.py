@@ -22,6 +22,11 @@ class ReconstructionParams(BaseModel):
     prior_weight: float = Field(0.01, ge=0, le=100, description="lambda of the discriminator prior")
     outcome_weight: float = Field(0.0, ge=0, le=1000,
                                   description="weight of -log P(target | x_rec); 0 = the paper's objective")
+    diversity_weight: float = Field(0.0, ge=0, le=1000,
+                                    description="weight of the spread term that keeps the K in-fills "
+                                                "apart; 0 = the paper's objective")
+    diversity_margin: float = Field(0.1, gt=0, le=1, description="RMS difference (pixels in [0, 1]) "
+                                                                 "beyond which two in-fills are apart")
     window: int | None = Field(None, ge=3, le=1001,
                                description="context-weight window at the generator's size (odd); "
                                            "default the authors' 70/224 of it")

@@ -145,7 +145,8 @@ def reconstruct_many(images: list[Any], saliencies: list[np.ndarray], model: str
     known = torch.stack([q.known_gen for q in prepared])
     target_t = torch.tensor([q.target for q in prepared], device=gen.device)
     opts = SearchOptions(steps=p.steps, lr=p.lr, optimizer=p.optimizer, prior_weight=p.prior_weight,
-                         outcome_weight=p.outcome_weight, window=p.window)
+                         outcome_weight=p.outcome_weight, window=p.window,
+                         diversity_weight=p.diversity_weight, diversity_margin=p.diversity_margin)
     found = latent_search(gen.generator, gen.discriminator, x_gen, known, k, opts, seed=p.seed,
                           outcome=_outcome_fn(net) if p.outcome_weight > 0 else None, target=target_t,
                           blend=_seam_blend(prepared, k, p.feather),

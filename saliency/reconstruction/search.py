@@ -5,6 +5,7 @@ K latent vectors per image are optimised side by side, one batched generator pas
     loss(z) = sum_pixels R * |G(z) - x|                 weighted context loss
             + prior_weight * log(1 - D(G(z)))            the discriminator's realism prior
             - outcome_weight * log P(target | x_rec(z))  optional, not in the paper (see below)
+            + diversity_weight * spread(G(z))            optional, not in the paper (see below)
 
 with B = 1 on known pixels, 0 in the hole, and R = B * boxfilter(1 - B): a known pixel weighs the
 share of hole pixels in the window around it, so the pixels that border the hole count most and
@@ -17,6 +18,11 @@ z starts uniform in [-1, 1] (the generator's training prior) from the seed and i
 The outcome term goes beyond the paper: it adds the classifier's log-probability of the target on
 the composite x_rec = B * x + (1 - B) * G(z), so the search prefers in-fills that keep the class.
 It needs a differentiable classifier.
+
+The spread term also goes beyond the paper: K latents searched against the same context tend to
+settle on the same in-fill, and K copies show a user nothing. With `diversity_weight` > 0 each
+in-fill pays for being closer than `diversity_margin` (RMS) to another in-fill of the same image
+(see spread_loss), so the K variations stay apart while the context loss keeps them fitting.
 """
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ class SearchOptions:
     prior_weight: float = 0.01
     outcome_weight: float = 0.0
     window: int | None = None  # None: WINDOW_FRACTION of the generator's size
+    diversity_weight: float = 0.0
+    diversity_margin: float = 0.1  # RMS in [0, 1] pixels; pairs farther apart than this are left alone
 
 
 def default_window(size: int) -> int:
@@ -54,6 +62,25 @@ def context_weights(known: torch.Tensor, window: int) -> torch.Tensor:
     hole = 1.0 - known
     share = F.avg_pool2d(hole, window, stride=1, padding=window // 2, count_include_pad=False)
     return known * share
+
+
+def spread_loss(fake: torch.Tensor, known: torch.Tensor, k: int, margin: float) -> torch.Tensor:
+    """Per-sample hinge on closeness to its image's other K - 1 in-fills: (N*K,).
+
+    Sample i pays sum_over_hole_values * mean_j relu(margin - rms_ij), with rms_ij their RMS
+    difference inside the hole (pixels in [0, 1]); scaled by the hole's size so that it weighs like
+    the context loss, a sum over pixels. Pairs already `margin` apart cost nothing, so the term
+    separates near-identical in-fills without pushing them towards noise.
+    """
+    if k < 2:
+        return torch.zeros(fake.shape[0], device=fake.device)
+    n = fake.shape[0] // k
+    hole = (1.0 - known).view(n, k, 1, *known.shape[-2:])[:, :1]
+    values = (hole.flatten(2).sum(2) * fake.shape[1]).clamp_min(1)  # (n, 1): hole pixels x channels
+    v = ((fake.view(n, k, *fake.shape[1:]) * 0.5) * hole).flatten(2)  # [-1, 1] -> units of [0, 1]
+    rms = (torch.cdist(v, v).pow(2) / values[:, :, None] + 1e-12).sqrt()  # (n, k, k)
+    gap = F.relu(margin - rms) * (1 - torch.eye(k, device=fake.device))
+    return (gap.sum(2) / (k - 1) * values).flatten()
 
 
 def context_loss(fake: torch.Tensor, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -96,6 +123,7 @@ def latent_search(generator: nn.Module, discriminator: nn.Module | None, x: torc
     targets = target.repeat_interleave(k, 0) if target is not None else None
     use_prior = discriminator is not None and opts.prior_weight > 0
     use_outcome = outcome is not None and opts.outcome_weight > 0
+    use_spread = opts.diversity_weight > 0 and k > 1
     if opts.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam([z], lr=opts.lr)
     else:
@@ -117,6 +145,8 @@ def latent_search(generator: nn.Module, discriminator: nn.Module | None, x: torc
                     composite = blend(fake) if blend is not None else ks * xs + (1 - ks) * fake
                     logp = outcome(composite).gather(1, targets[:, None])[:, 0]
                     loss = loss - opts.outcome_weight * logp
+                if use_spread:
+                    loss = loss + opts.diversity_weight * spread_loss(fake, ks, k, opts.diversity_margin)
                 opt.zero_grad()
                 loss.sum().backward()
                 opt.step()
