@@ -194,7 +194,11 @@ def test_the_page_needs_no_build_and_no_network() -> None:
     html = (static / "index.html").read_text()
     for name in ("app.js", "style.css"):
         assert f'/static/{name}' in html and (static / name).exists()
-    for text in (html, (static / "app.js").read_text(), (static / "style.css").read_text()):
+    scripts = sorted(static.glob("*.js"))
+    for script in scripts:  # modules import each other by relative path only
+        for imported in re.findall(r'from "([^"]+)"', script.read_text()):
+            assert imported.startswith("./") and (static / imported).exists(), (script.name, imported)
+    for text in [html, (static / "style.css").read_text()] + [s.read_text() for s in scripts]:
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
     for img in re.findall(r"<img [^>]*>", html):
         assert "alt=" in img, img
