@@ -203,8 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             env["SALIENCY_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             wait_for_redis(env["SALIENCY_REDIS_URL"], redis)
             print(f"devserver: private Redis at {env['SALIENCY_REDIS_URL']}, data in {data_dir}", flush=True)
+        # Each worker's metrics on its own port: 9101, 9102, … (or from SALIENCY_WORKER_METRICS_PORT; 0: off).
+        metrics_port = int(env.get("SALIENCY_WORKER_METRICS_PORT") or 9101)
         for i in range(args.workers):
-            sup.start(f"worker-{i + 1}", [sys.executable, "-m", "worker"], env)
+            port_env = {"SALIENCY_WORKER_METRICS_PORT": str(metrics_port + i if metrics_port else 0)}
+            sup.start(f"worker-{i + 1}", [sys.executable, "-m", "worker"], {**env, **port_env})
         sup.start("api", [sys.executable, "-m", "app", "--host", args.host, "--port", str(args.port)], env)
         base = f"http://{args.host}:{args.port}"
         if wait_for_http(f"{base}/healthz", sup):

@@ -11,6 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
 from app.batch_store import BatchNotFound
+from app.idempotency import BadIdempotencyKey, IdempotencyConflict
 from app.jobs import JobConflict, JobExpired, JobNotFound
 from app.limits import BodyTooLarge
 from app.validation import FieldError, NotAnImage, PixelsTooMany, UploadTooLarge
@@ -38,6 +39,8 @@ _SIMPLE: dict[type[Exception], tuple[int, str]] = {
     JobExpired: (410, "expired"),
     JobConflict: (409, "conflict"),
     ModelUnavailable: (503, "model_unavailable"),
+    IdempotencyConflict: (409, "idempotency_conflict"),
+    BadIdempotencyKey: (422, "invalid_idempotency_key"),
 }
 
 

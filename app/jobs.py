@@ -6,13 +6,14 @@ worker code, and both sides use RQ's JSON serializer so no pickle crosses Redis.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from redis import Redis
 from redis.client import Pipeline
@@ -22,9 +23,13 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from app.job_index import JobIndex
+from app import webhook_log
 from app.settings import Settings
 from app.store import Store
 from app.validation import Submission
+
+if TYPE_CHECKING:
+    from app.prom import ApiMetrics
 
 TASK = "worker.task.run_explanation"
 SERIALIZER = JSONSerializer
@@ -72,27 +77,35 @@ class JobState:
     error: str | None
     summary: dict[str, Any] | None  # the library's Explanation.summary() once finished
     cancel_requested: bool
+    enqueued_at: datetime | None = None
+    audit: dict[str, Any] | None = None  # what the worker recorded to reproduce the job (worker.audit)
+    webhook: dict[str, Any] | None = None  # app.webhook_log.WebhookView, with a callback_url
 
 
 class Jobs:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, metrics: "ApiMetrics | None" = None) -> None:
         self.redis = redis
+        self.metrics = metrics  # app.prom: submissions and cancels this API process saw
         self.settings = settings
         self.store = Store(redis, settings)
         self.index = JobIndex(redis, settings)
         self.queue = Queue(settings.queue, connection=redis, serializer=SERIALIZER)
 
-    def submit(self, sub: Submission, owner: str = "", pipe: Pipeline | None = None) -> str:
+    def submit(self, sub: Submission, owner: str = "", pipe: Pipeline | None = None,
+               job_id: str | None = None, callback_url: str | None = None) -> str:
         """Queue one job. Given a pipeline (a batch's), the writes join it and the caller executes."""
-        job_id = secrets.token_hex(16)  # 128 random bits: ids cannot be guessed
+        job_id = job_id or new_job_id()  # given: reserved by app.idempotency
         request = {
             "model": sub.model,
             "method": sub.method,
             "params": sub.params,
             "target": None if sub.target is None else {"index": sub.target.index, "label": sub.target.label},
-            "image": {"width": sub.width, "height": sub.height, "bytes": len(sub.image)},
+            "image": {"width": sub.width, "height": sub.height, "bytes": len(sub.image),
+                      "sha256": hashlib.sha256(sub.image).hexdigest()},
             "metrics": sub.metrics,
         }
+        if callback_url:
+            request["callback_url"] = callback_url
         kwargs = {"job_id": job_id, "model": sub.model, "method": sub.method,
                   "target": None if sub.target is None else sub.target.index, "params": sub.params}
         if sub.metrics:  # only then, so a worker from before metrics still runs plain jobs
@@ -117,6 +130,8 @@ class Jobs:
             self.index.add(tx, job_id, owner, sub.model, sub.method, time.time())  # for GET /jobs
             if pipe is None:
                 tx.execute()
+        if self.metrics is not None:
+            self.metrics.submitted.labels(sub.model, sub.method).inc()
         return job_id
 
     def _fetch(self, job_id: str) -> Job:
@@ -148,6 +163,11 @@ class Jobs:
             if summary is None:  # the result TTL ran out before RQ's record did
                 raise JobExpired(f"the results of job {job.id} have expired")
         progress = 1.0 if status == "finished" else float(meta.get("progress", 0.0))
+        request = meta.get("request", {})
+        webhook = None
+        if request.get("callback_url"):
+            webhook = webhook_log.describe(self.redis, self.settings, job.id, request["callback_url"],
+                                           ended=status in ("finished", "failed", "canceled"))
         return JobState(
             job_id=job.id,
             status=status,
@@ -159,6 +179,9 @@ class Jobs:
             error=_error(job, meta) if status == "failed" else None,
             summary=summary,
             cancel_requested=canceled_at is not None,
+            enqueued_at=job.enqueued_at,
+            audit=meta.get("audit"),
+            webhook=webhook,
         )
 
     def cancel(self, job_id: str) -> JobState:
@@ -180,6 +203,11 @@ class Jobs:
             # RQ keeps canceled job records forever; ours expire like failed ones.
             self.redis.expire(job.key, self.settings.failure_ttl)
             self.store.drop_upload(job_id)
+            request = current.request
+            if request.get("callback_url"):
+                webhook_log.schedule(self.redis, self.settings, job_id)
+            if self.metrics is not None:
+                self.metrics.canceled.labels(request.get("model", ""), request.get("method", "")).inc()
         return self._state(self._fetch(job_id))
 
     def artifact(self, job_id: str, name: str) -> bytes:
@@ -190,6 +218,10 @@ class Jobs:
         if data is None:
             raise JobExpired(f"the results of job {job_id} have expired")
         return data
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(16)  # 128 random bits: ids cannot be guessed
 
 
 def _error(job: Job, meta: dict[str, Any]) -> str:

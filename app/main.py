@@ -12,6 +12,7 @@ from app import auth, errors, reconstructions, webpage
 from app import batches, listing
 from app.jobs import Jobs
 from app.limits import FORM_SLACK, BodyLimit
+from app.prom import ApiMetrics, install_metrics
 from app.routes import router
 from app.settings import Settings, get_settings
 from worker.janitor import Janitor
@@ -41,8 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.redis = redis
-    app.state.jobs = Jobs(redis, settings)
+    app.state.metrics = metrics = ApiMetrics(redis, settings)
+    app.state.jobs = Jobs(redis, settings, metrics)
     errors.install(app)
+    install_metrics(app, metrics)  # GET /metrics
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK,
                        per_path={"/batches": settings.max_batch_bytes + FORM_SLACK})
     auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read

@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.audit import Audit, build as build_audit
 from app.jobs import JobState
+from app.webhook_log import WebhookView
 
 
 class Links(BaseModel):
@@ -58,6 +60,7 @@ class ImageInfo(BaseModel):
     width: int
     height: int
     bytes: int
+    sha256: str | None = Field(None, description="SHA-256 of the uploaded file")
 
 
 class JobView(BaseModel):
@@ -77,6 +80,9 @@ class JobView(BaseModel):
     cancel_requested: bool = False
     result: Result | None = None
     links: Links
+    audit: Audit | None = Field(None, description="model hash, versions, worker, device, timings, queries")
+    webhook: WebhookView | None = Field(None, description="the callback and its delivery attempts, when "
+                                                          "callback_url was given")
 
     @classmethod
     def of(cls, state: JobState) -> "JobView":
@@ -112,6 +118,8 @@ class JobView(BaseModel):
             cancel_requested=state.cancel_requested,
             result=result,
             links=links,
+            audit=build_audit(state),
+            webhook=state.webhook,
         )
 
 

@@ -69,6 +69,28 @@ class Settings(BaseSettings):
     lost_job_retries: int = Field(
         1, ge=0, description="times a lost job is queued again before it is marked failed")
 
+    # Metrics (app/prom.py, worker/metrics.py)
+    worker_metrics_port: int = Field(
+        0, ge=0, le=65535,
+        description="port a worker serves its Prometheus metrics on (0: off; `make run` uses 9101 and up)")
+
+    # Webhooks (app/webhook_url.py, app/webhook_log.py, worker/webhooks.py)
+    webhook_secret: str = Field(
+        "", description="HMAC-SHA256 key that signs webhook bodies; empty: callback_url is refused")
+    webhook_allowed_hosts: str = Field(
+        "", description="comma-separated hosts callback URLs may name (`*.example.com` allowed); "
+                        "empty: any host that passes the private-address check")
+    webhook_allow_private: bool = Field(
+        False, description="allow callbacks to loopback, private, link-local and reserved addresses")
+    webhook_timeout: float = Field(5.0, gt=0, description="seconds one delivery attempt may take")
+    webhook_attempts: int = Field(6, ge=1, description="delivery attempts before giving up")
+    webhook_backoff: float = Field(
+        2.0, gt=0, description="seconds before the first retry; doubled after each failed attempt")
+    webhook_backoff_max: float = Field(300.0, gt=0, description="longest wait between two attempts")
+
+    # Idempotency-Key (app/idempotency.py)
+    idempotency_ttl: int = Field(86400, ge=1, description="seconds an Idempotency-Key is remembered")
+
     @model_validator(mode="after")
     def _record_outlives_data(self) -> "Settings":
         self.record_ttl = max(self.record_ttl, self.result_ttl, self.failure_ttl)
@@ -82,6 +104,9 @@ class Settings(BaseSettings):
 
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    def webhook_host_list(self) -> list[str]:
+        return [h.strip().lower() for h in self.webhook_allowed_hosts.split(",") if h.strip()]
 
 
 @lru_cache

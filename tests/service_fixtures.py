@@ -32,6 +32,7 @@ MAX_UPLOAD = 1_000_000  # bytes; small so that the 413 tests stay cheap
 # Options that make a job on the tiny model take well under a second, and one that runs long.
 FAST = {"queries": 100, "chains": 20, "grid": 4}
 SLOW = {"queries": 200_000, "chains": 20, "grid": 4}
+WEBHOOK_SECRET = "test-webhook-secret"
 
 
 def free_port() -> int:
@@ -162,6 +163,12 @@ def service_env(redis_server: RedisServer, models_dir: Path) -> dict[str, str]:
         "SALIENCY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         "SALIENCY_PROGRESS_INTERVAL": "0.2",
         "SALIENCY_AUTH": "off",  # API keys have their own tests (test_service_security.py)
+        # Webhooks (test_service_webhooks.py): the receiver is on loopback, retries come quickly.
+        "SALIENCY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SALIENCY_WEBHOOK_ALLOW_PRIVATE": "true",
+        "SALIENCY_WEBHOOK_BACKOFF": "0.2",
+        "SALIENCY_WEBHOOK_ATTEMPTS": "3",
+        "SALIENCY_WORKER_METRICS_PORT": str(free_port()),  # test_service_metrics_prom.py scrapes it
         "PYTHONUNBUFFERED": "1",
     })
     return env

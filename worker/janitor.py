@@ -30,6 +30,7 @@ from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
 from rq.utils import now, parse_composite_key
 
+from app import webhook_log
 from app.jobs import SERIALIZER
 from app.settings import Settings
 from app.store import Store
@@ -107,6 +108,8 @@ def _fail(job: Job, pipe: Pipeline, settings: Settings, reason: str) -> None:
     job.save(pipeline=pipe)  # meta and ended_at; the failure record below sets status and TTL
     record_job_failure(job, f"lost job: {reason}", pipe)
     Store(job.connection, settings).drop_upload(job.id, pipe=pipe)
+    if (job.meta.get("request") or {}).get("callback_url"):
+        webhook_log.schedule(pipe, settings, job.id)  # with the failure, in one transaction
 
 
 def requeue(job: Job, queue: Queue, pipe: Pipeline) -> None:

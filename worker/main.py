@@ -32,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.jobs import SERIALIZER
 from app.settings import get_settings
 from saliency.errors import Cancelled
+from worker.metrics import METRICS
 from worker.reliable import ReliableWorker
 
 log = logging.getLogger("worker")
@@ -98,5 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
     worker = Worker([settings.queue], connection=conn, name=name, serializer=SERIALIZER, settings=settings)
+    from saliency.models import default_device
+
+    METRICS.serve(settings.worker_metrics_port, name, str(default_device()))
     worker.work(burst=args.burst, logging_level=level)
     return 0

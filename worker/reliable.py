@@ -9,20 +9,25 @@
   front of the queue, instead of being marked failed.
 - CUDA out of memory: the job fails with a readable reason (worker.task) and the memory it left
   in PyTorch's cache is released before the next job (worker.gpu).
+- Webhooks: a job with a callback_url that reached its final state is made due for delivery,
+  which a thread of this worker (or any other) then sends (worker.webhooks).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 
+from app import webhook_log
 from app.settings import Settings
 from worker import gpu
 from worker.janitor import Janitor, reap, requeue
 from worker.lease import Lease
+from worker.webhooks import Deliverer
 
 
 class ReliableWorker(SimpleWorker):
@@ -32,13 +37,16 @@ class ReliableWorker(SimpleWorker):
         self._lease: Lease | None = None
         self._interrupted: str | None = None
         self.janitor = Janitor(self.connection, settings)
+        self.deliverer = Deliverer(self.connection, settings)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         self.janitor.start()
+        self.deliverer.start()
         try:
             return super().work(*args, **kwargs)
         finally:
             self.janitor.stop()
+            self.deliverer.stop()
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """How long the job's registration lasts without renewal: the lease, not the timeout."""
@@ -82,6 +90,21 @@ class ReliableWorker(SimpleWorker):
             return
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
                                    exc_string=exc_string, execution=execution)
+        self._notify(job)
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any,
+                           execution: Execution) -> None:
+        super().handle_job_success(job, queue, started_job_registry, execution)
+        self._notify(job)
+
+    def _notify(self, job: Job) -> None:
+        """After RQ stored the final status, so the delivered document shows it."""
+        if not (job.meta.get("request") or {}).get("callback_url"):
+            return
+        try:
+            webhook_log.schedule(self.connection, self.settings, job.id)
+        except RedisError as exc:  # Redis retries already ran out: the webhook is lost, say so
+            self.log.error("Worker %s: webhook of job %s not scheduled: %s", self.name, job.id, exc)
 
     def clean_registries(self) -> None:
         reap(self.connection, self.settings)

@@ -24,7 +24,8 @@ from saliency import explain
 from saliency.errors import Cancelled, SaliencyError
 from saliency.images import ImageError, open_image
 from saliency.render import heatmap, overlay
-from worker import gpu
+from worker import audit, gpu
+from worker.metrics import METRICS
 
 log = logging.getLogger("worker.task")
 
@@ -69,23 +70,30 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
     store = Store(job.connection, settings)
     progress = Progress(job, store, settings.progress_interval)
     interrupted = False
+    began, outcome, queries = time.monotonic(), "failed", 0
+    METRICS.started(model, method, _queue_wait(job))
     try:
         progress(0.0)  # a job canceled while it waited stops here, before any work
         done = store.get_summary(job_id)
         if done is not None:  # run again after its finished status was lost (janitor): same results
+            outcome = "finished"
             return done
         data = store.get_upload(job_id)
         if data is None:
             raise UploadMissing("the uploaded image expired before a worker took the job; submit it again")
         image = open_image(data)
+        job.meta["audit"] = audit.start(model, job.worker_name)  # saved with the next progress write
         result = explain(image, model=model, method=method, target=target, params=params,
                          progress=progress, metrics=metrics)
         summary = result.summary()
+        job.meta["audit"] = audit.finish(job.meta["audit"], summary)
         store.put_result(job_id, summary, render(image, result.saliency))
         job.meta["progress"] = 1.0
         job.save_meta()
+        outcome, queries = "finished", job.meta["audit"]["queries"]["total"]
         return summary
     except Cancelled:
+        outcome = "canceled"
         job.meta["canceled"] = True
         job.save_meta()
         raise
@@ -98,6 +106,16 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
     finally:
         if not interrupted:  # a stopping worker queues its job again (worker.main): keep the upload
             store.drop_upload(job_id)
+            METRICS.ended(model, method, outcome, time.monotonic() - began, queries)
+        else:
+            METRICS.busy.set(0)
+
+
+def _queue_wait(job: Job) -> float | None:
+    """Seconds from (latest) enqueue to start, by RQ's own timestamps."""
+    if job.enqueued_at is None or job.started_at is None:
+        return None
+    return (job.started_at - job.enqueued_at).total_seconds()
 
 
 def render(image: Image.Image, saliency: np.ndarray) -> dict[str, bytes]:
