@@ -8,6 +8,7 @@ $SALIENCY_SCREENSHOT_DIR when set (docs/web.png comes from there).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ import pytest
 from PIL import Image
 
 from tests.service_fixtures import Proc, Service, free_port, wait_until
+from tests.test_service_reconstruction import RECON, gen_model  # noqa: F401 (a fixture)
 
 CHROMIUM = os.environ.get("SALIENCY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -232,3 +234,28 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(browser, keyed_url: st
         assert download.value.suggested_filename.endswith("-saliency.npy")
         # Only the first GET /models (before the key was given) was refused.
         assert [m for m in page.console_errors if "status of 401" not in m] == []
+
+
+def test_reconstructions_gallery(gen_model: str, page, planted: tuple[Path, str], tmp_path: Path) -> None:
+    """A model with a generator (tests/test_service_reconstruction.py's untrained tiny DCGAN):
+    the checkbox is enabled, and the grid and each variation are shown after the map."""
+    image, _ = planted
+    page.reload()  # the models list as it is now that gen_model declared `tiny_gen`
+    page.select_option("#model", gen_model)
+    assert page.is_enabled("#reconstruct")
+    page.set_input_files("#image", str(image))
+    page.check("#reconstruct")
+    page.click("#explain-form details summary")
+    page.fill("#queries", "100")
+    page.fill("#params", OPTIONS)
+    page.fill("#reconstruct-params", json.dumps(RECON))
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('recon-grid').naturalWidth > 0", timeout=120_000)
+    pictures = page.locator("#recon-gallery img")
+    assert pictures.count() == RECON["variations"]
+    page.wait_for_function("[...document.querySelectorAll('#recon-gallery img')].every(i => i.naturalWidth > 0)",
+                           timeout=10_000)
+    assert page.inner_text("#recon-text").startswith("Acceptance")
+    assert page.locator("#recon-gallery li.held, #recon-gallery li.changed").count() == RECON["variations"]
+    assert page.locator("#error").is_hidden()
+    save_screenshot(page, tmp_path, "web-reconstructions.png")

@@ -108,20 +108,18 @@ function setUpDrop() {
 
 // --- submitting and watching a job ----------------------------------------------------------------
 
-function methodOptions() {
-  let params = {};
-  const raw = $("params").value.trim();
-  if (raw) {
-    try { params = JSON.parse(raw); } catch (e) {
-      throw new ApiError(0, { detail: `Method options are not valid JSON (${e.message}).`, field: "params" });
-    }
-    if (params === null || typeof params !== "object" || Array.isArray(params)) {
-      throw new ApiError(0, { detail: "Method options must be a JSON object.", field: "params" });
-    }
+// A JSON-object text box's value ({} when empty), or an ApiError naming the field.
+function jsonObject(id, field, what) {
+  const raw = $(id).value.trim();
+  if (!raw) return {};
+  let value;
+  try { value = JSON.parse(raw); } catch (e) {
+    throw new ApiError(0, { detail: `${what} are not valid JSON (${e.message}).`, field });
   }
-  const queries = $("queries").value.trim();
-  if (queries) params.queries = Number(queries);
-  return params;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ApiError(0, { detail: `${what} must be a JSON object.`, field });
+  }
+  return value;
 }
 
 function buildForm() {
@@ -131,11 +129,17 @@ function buildForm() {
   form.append("method", $("method").value);
   const target = $("target-other").value.trim() || $("target").value;
   if (target) form.append("target", target);
-  const params = methodOptions();
+  const params = jsonObject("params", "params", "Method options");
+  const queries = $("queries").value.trim();
+  if (queries) params.queries = Number(queries);
   if (Object.keys(params).length) form.append("params", JSON.stringify(params));
   const metrics = [...document.querySelectorAll("input[name=metrics]:checked")].map((c) => c.value);
   if (metrics.length) form.append("metrics", metrics.join(","));
-  if ($("reconstruct").checked) form.append("reconstruct", "true");
+  if ($("reconstruct").checked) {
+    form.append("reconstruct", "true");
+    const options = jsonObject("reconstruct-params", "reconstruct_params", "Reconstruction options");
+    if (Object.keys(options).length) form.append("reconstruct_params", JSON.stringify(options));
+  }
   return form;
 }
 

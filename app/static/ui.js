@@ -16,6 +16,7 @@ function controlFor(field) {
   if (!field) return null;
   if (field === "params.queries") return $("queries");
   if (field.startsWith("params")) return $("params");
+  if (field.startsWith("reconstruct_params")) return $("reconstruct-params");
   if (field.startsWith("reconstruct")) return $("reconstruct");
   if (field === "metrics") return $("metric-deletion");
   if (field === "target") return $("target-other").value.trim() ? $("target-other") : $("target");
