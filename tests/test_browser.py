@@ -8,6 +8,7 @@ $SALIENCY_SCREENSHOT_DIR when set (docs/web.png comes from there).
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -30,8 +31,9 @@ CHROMIUM = os.environ.get("SALIENCY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking"]
 SCALE = 6  # the 32 px planted picture is shown 6x larger, so the page looks like a page
-# Enough queries that the job runs a few progress intervals (0.2 s in the fixtures) on the tiny model.
-QUERIES = 600
+# Enough queries that the job runs for several of the page's polls (0.5 s) on the tiny model, even
+# on an idle machine (2.5 s per 600 queries measured on two busy cores).
+QUERIES = 2000
 OPTIONS = '{"chains": 20, "grid": 4}'
 
 
@@ -176,10 +178,25 @@ def test_upload_progress_and_result(page, service: Service, planted: tuple[Path,
     assert save_screenshot(page, tmp_path, "web.png").stat().st_size > 0
 
 
+def drop_file(page, selector: str, path: Path) -> None:
+    """Drop a file on an element as a user dragging it from the desktop would."""
+    page.locator(selector).evaluate("""(zone, [b64, name]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], name, {type: 'image/png'}));
+        for (const type of ['dragenter', 'dragover', 'drop'])
+            zone.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+    }""", [base64.b64encode(path.read_bytes()).decode(), path.name])
+
+
 def test_api_errors_are_shown_with_the_field(page, planted: tuple[Path, str]) -> None:
-    image, _ = planted
+    image, label = planted
     page.select_option("#model", "tiny")
-    page.set_input_files("#image", str(image))
+    drop_file(page, "#drop-zone", image)  # dropped, not chosen: the same as the file input
+    assert page.evaluate("document.getElementById('image').files[0].name") == image.name
+    page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
+    page.locator("#target option").nth(1).wait_for(state="attached")
+    assert page.locator("#target option").nth(1).inner_text().startswith(label)
     page.click("#explain-form details summary")
     page.fill("#queries", "0")  # the API refuses it: 422 naming params.queries
     page.click("#submit")
