@@ -173,5 +173,5 @@ def install(app: FastAPI, settings: Settings, redis: Redis) -> None:
     origins = settings.cors_origin_list()
     if origins:  # added last, so it is outermost: preflight requests carry no key
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-                           expose_headers=["Location", "Retry-After"])
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+                           expose_headers=["Location", "Retry-After", "Idempotent-Replayed"])

@@ -60,7 +60,6 @@ class ImageInfo(BaseModel):
     width: int
     height: int
     bytes: int
-    sha256: str | None = Field(None, description="SHA-256 of the uploaded file")
 
 
 class JobView(BaseModel):
