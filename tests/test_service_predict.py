@@ -2,9 +2,16 @@
 /explain, nothing stored."""
 from __future__ import annotations
 
-import httpx
-import torch
+import secrets
+from pathlib import Path
 
+import httpx
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
 from saliency.images import open_image
 from tests.service_fixtures import Service, Upload
 
@@ -43,3 +50,22 @@ def test_refused_like_explain(client: httpx.Client, service: Service, upload: Up
     r = predict(client, b"\0" * 1_000_001, model="tiny")  # over the fixture's 1 MB limit
     assert r.status_code == 413 and r.json()["code"] == "upload_too_large"
     assert set(service.redis.keys("*")) == keys_before
+
+
+def test_predictions_share_the_submission_budget(redis_server, tiny_models_file: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like POST /explain, POST /predict spends the key's submission budget (checked before the body
+    is read), not the read budget that polling uses."""
+    monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tiny_models_file))
+    secret = secrets.token_urlsafe(24)
+    prefix = f"predict-limit-{secrets.token_hex(4)}"  # a budget of its own in the shared Redis
+    settings = Settings(_env_file=None, redis_url=redis_server.url, key_prefix=prefix, queue=prefix,
+                        auth=True, api_keys=f"dana:{secret}", rate_limit=2, read_rate_limit=100)
+    with TestClient(create_app(settings), headers={"X-API-Key": secret}) as app:
+        for _ in range(2):
+            assert predict(app, b"not a picture", model="tiny").status_code == 415  # within the budget
+        refused = predict(app, b"not a picture", model="tiny")
+        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+        assert int(refused.headers["Retry-After"]) > 0
+        assert app.post("/explain", files={"image": ("x.png", b"x", "image/png")}).status_code == 429
+        assert app.get("/models").status_code == 200  # reads have their own budget
