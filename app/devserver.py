@@ -211,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         sup.start("api", [sys.executable, "-m", "app", "--host", args.host, "--port", str(args.port)], env)
         base = f"http://{args.host}:{args.port}"
         if wait_for_http(f"{base}/healthz", sup):
-            print(f"devserver: serving on {base} (API docs at {base}/docs); Ctrl-C stops everything",
-                  flush=True)
+            print(f"devserver: serving on {base} (web page at {base}/, API docs at {base}/docs); "
+                  "Ctrl-C stops everything", flush=True)
         while not sup.stopping:
             gone = sup.exited()
             if gone is not None:
