@@ -6,8 +6,9 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
-from tests.service_fixtures import FAST, Service, wait_status
+from tests.service_fixtures import FAST, QUEUE, Service, wait_status
 
 
 def post(client: httpx.Client, png: bytes, key: str | None, **fields: str) -> httpx.Response:
@@ -91,3 +92,27 @@ def _other_png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (40, 40), (200, 10, 10)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_keys_are_per_api_key_name(service: Service, upload, tiny_models_file,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With API keys on, two clients that happen to pick the same Idempotency-Key never meet."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tiny_models_file))
+    secrets_ = {name: secrets.token_urlsafe(24) for name in ("alice", "bob")}
+    settings = Settings(redis_url=service.env["SALIENCY_REDIS_URL"], queue=QUEUE, auth=True,
+                        api_keys=",".join(f"{n}:{s}" for n, s in secrets_.items()))
+    key = secrets.token_hex(8)
+    with TestClient(create_app(settings), headers={"X-API-Key": secrets_["alice"]}) as alice, \
+            TestClient(create_app(settings), headers={"X-API-Key": secrets_["bob"]}) as bob:
+        a, b = post(alice, upload.png, key), post(bob, upload.png, key)
+        assert a.status_code == b.status_code == 202, (a.text, b.text)
+        assert a.json()["job_id"] != b.json()["job_id"]
+        assert post(alice, upload.png, key).json()["job_id"] == a.json()["job_id"]
+        assert post(bob, upload.png, key, target="cross").status_code == 409
+        wait_status(alice, a.json()["job_id"], "finished")
+        wait_status(bob, b.json()["job_id"], "finished")

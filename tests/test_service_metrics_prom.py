@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.service_fixtures import FAST, SLOW, Service, submit_ok, wait_status, wait_until
+from tests.service_fixtures import FAST, QUEUE, SLOW, Service, submit_ok, wait_status, wait_until
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "saliency.json"
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
@@ -114,3 +114,24 @@ def test_worker_metrics_port_is_its_own(running_worker: Service) -> None:
     """The worker serves on its own port, not through the API: one scrape target per worker."""
     families = wait_until(lambda: scrape(worker_url(running_worker)), 10, "the worker's metrics port")
     assert "saliency_jobs_finished" in families and "saliency_jobs_submitted" not in families
+
+
+def test_metrics_need_a_key_when_keys_are_on(running_worker: Service) -> None:
+    """/metrics is behind the API keys like every route but the health checks."""
+    import secrets
+
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    secret = secrets.token_urlsafe(24)
+    settings = Settings(redis_url=running_worker.env["SALIENCY_REDIS_URL"], queue=QUEUE, auth=True,
+                        api_keys=f"prometheus:{secret}")
+    with TestClient(create_app(settings)) as app:
+        assert app.get("/metrics").status_code == 401
+        r = app.get("/metrics", headers={"Authorization": f"Bearer {secret}"})
+        assert r.status_code == 200
+        families = {f.name: f for f in text_string_to_metric_families(r.text)}
+        assert families["saliency_redis_up"].samples[0].value == 1
+        assert families["saliency_workers"].samples[0].value >= 1
