@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from saliency.bench import tiny_cache
-from saliency.bench.cases import planted_cases
+from saliency.bench.cases import photo_cases, planted_cases
 from saliency.bench.localisation import aggregate, jsonable, run_all, score, table
 from saliency.bench.runs import Run, occlusion_params, oise_variant, plan
 from saliency.data.photos import PHOTOS
@@ -55,6 +55,11 @@ def test_photos_boxes_lie_inside_their_photos_and_name_imagenet_classes():
         assert photo.target in labels, photo.name
         for x0, y0, x1, y1 in photo.boxes:
             assert 0 <= x0 < x1 <= img.width and 0 <= y0 < y1 <= img.height, photo.name
+
+
+def test_photo_subset_is_checked_before_any_photo_loads():
+    with pytest.raises(ValueError, match="unknown photos \\['lynx'\\]; known: chelsea"):
+        photo_cases(None, ["chelsea", "lynx"])  # no model needed to refuse
 
 
 def test_scores_of_a_map_on_planted_images(tiny):

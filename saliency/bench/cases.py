@@ -44,10 +44,17 @@ def planted_cases(model: LoadedModel, n: int, seed: int = 0) -> list[Case]:
             for i in range(n)]
 
 
-def photo_cases(model: LoadedModel) -> list[Case]:
-    """scikit-image's photos with their hand-drawn boxes (saliency.data.photos); 15 px radius."""
+def photo_cases(model: LoadedModel, names: list[str] | None = None) -> list[Case]:
+    """scikit-image's photos with their hand-drawn boxes (saliency.data.photos); 15 px radius.
+    `names` picks a subset (all by default)."""
+    known = [p.name for p in PHOTOS]
+    unknown = sorted(set(names or []) - set(known))
+    if unknown:
+        raise ValueError(f"unknown photos {unknown}; known: {', '.join(known)}")
     cases = []
     for photo in PHOTOS:
+        if names and photo.name not in names:
+            continue
         img = photo.load()
         cases.append(Case("photos", photo.name, model, model.preprocess(img), (img.height, img.width),
                           resolve_target(model.labels, photo.target, model.name), np.array(photo.boxes),

@@ -27,6 +27,7 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
                                                             f"--quick {QUICK_IMAGES})")
     p.add_argument("--seed", type=int, default=0, help="planted images and method seeds")
     p.add_argument("--photo-model", default="efficientnet_lite0")
+    p.add_argument("--photo-names", default=None, help="comma-separated subset of the photos (default: all)")
     p.add_argument("--tiny-size", type=int, default=32, help="side of the planted images and the tiny CNN")
     p.add_argument("--metric-batch", type=int, default=64, help="images per forward pass in deletion/insertion")
     p.add_argument("--device", default=None)
@@ -74,7 +75,10 @@ def cmd(args: argparse.Namespace) -> None:
         config["tiny"] = {"accuracy": accuracy, "size": args.tiny_size, "cache": tiny.spec.source}
         print(f"tiny CNN: held-out accuracy {accuracy:.3f} ({tiny.spec.source})", file=sys.stderr)
     if "photos" in datasets:
-        cases += photo_cases(load_model(args.photo_model, device=device))
+        try:
+            cases += photo_cases(load_model(args.photo_model, device=device), _csv(args.photo_names) or None)
+        except ValueError as exc:
+            raise SaliencyError(f"--photo-names: {exc}") from None
         config["photo_model"] = args.photo_model
     plans = {}
 
