@@ -9,6 +9,7 @@ $SALIENCY_SCREENSHOT_DIR when set (docs/web.png comes from there).
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -37,13 +38,24 @@ QUERIES = 2000
 OPTIONS = '{"chains": 20, "grid": 4}'
 
 
+def _missing() -> str | None:
+    """Why the browser cannot run here, or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install -e '.[test]')"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return (f"no chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` does it "
+                "via .ci/ensure-chromium when root and online)")
+    return None
+
+
+# Decided before any fixture runs, so a skip does not first start the test stack.
+needs_browser = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
-                                   "(pip install -e '.[test]')")
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` "
-                    "does it via .ci/ensure-chromium when root and online)")
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
@@ -120,6 +132,7 @@ def save_screenshot(page, tmp_path: Path, name: str) -> Path:
     return shot
 
 
+@needs_browser
 def test_upload_progress_and_result(page, service: Service, planted: tuple[Path, str], tmp_path: Path) -> None:
     image, label = planted
     page.select_option("#model", "tiny")  # waits for GET /models to fill the list
@@ -189,6 +202,7 @@ def drop_file(page, selector: str, path: Path) -> None:
     }""", [base64.b64encode(path.read_bytes()).decode(), path.name])
 
 
+@needs_browser
 def test_api_errors_are_shown_with_the_field(page, planted: tuple[Path, str]) -> None:
     image, label = planted
     page.select_option("#model", "tiny")
@@ -223,6 +237,7 @@ def test_the_page_needs_no_build_and_no_network() -> None:
         assert "alt=" in img, img
 
 
+@needs_browser
 def test_with_api_keys_the_page_asks_for_one_and_sends_it(browser, keyed_url: str,
                                                           planted: tuple[Path, str]) -> None:
     image, label = planted
@@ -253,6 +268,7 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(browser, keyed_url: st
         assert [m for m in page.console_errors if "status of 401" not in m] == []
 
 
+@needs_browser
 def test_reconstructions_gallery(gen_model: str, page, planted: tuple[Path, str], tmp_path: Path) -> None:
     """A model with a generator (tests/test_service_reconstruction.py's untrained tiny DCGAN):
     the checkbox is enabled, and the grid and each variation are shown after the map."""
