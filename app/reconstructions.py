@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request, Response
@@ -21,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from app.jobs import JobConflict, JobNotFound, Jobs
 from app.recon_jobs import GRID, ReconState, Reconstructions, variation_name
-from app.schemas import ErrorBody
+from app.schemas import ErrorBody, Lifecycle
 from app.validation import FieldError
 from saliency.errors import InvalidParams
 from saliency.models import get_spec
@@ -82,14 +81,9 @@ class ReconVariation(BaseModel):
     picture: str
 
 
-class ReconView(BaseModel):
+class ReconView(Lifecycle):
     reconstruction_id: str
     job_id: str
-    status: Literal["queued", "started", "finished", "failed", "canceled"]
-    progress: float = Field(ge=0, le=1)
-    created_at: datetime | None
-    started_at: datetime | None
-    ended_at: datetime | None
     params: dict[str, Any]
     error: str | None
     acceptance: float | None = Field(None, description="share of variations whose top-1 class held")

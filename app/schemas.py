@@ -62,13 +62,18 @@ class ImageInfo(BaseModel):
     bytes: int
 
 
-class JobView(BaseModel):
-    job_id: str
+class Lifecycle(BaseModel):
+    """What every queued piece of work reports: where it is and when it moved."""
+
     status: Literal["queued", "started", "finished", "failed", "canceled"]
     progress: float = Field(ge=0, le=1)
     created_at: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
+
+
+class JobView(Lifecycle):
+    job_id: str
     model: str | None
     method: str | None
     params: dict[str, Any]

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,30 @@ class Service:
         assert self.workers_registered() == 0
 
 
+def wait_healthy(api: Proc, url: str, what: str = "the API to answer /healthz") -> None:
+    def healthy() -> bool:
+        api.ensure_alive()
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+    wait_until(healthy, 90, what, interval=0.1)
+
+
+@contextmanager
+def extra_api(name: str, env: dict[str, str], logs: Path) -> Iterator[str]:
+    """One more API process (e.g. with other settings) beside the shared service; yields its URL."""
+    port = free_port()
+    api = Proc(name, [sys.executable, "-m", "app", "--port", str(port)], env, logs / "api.log")
+    api.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(api, url, f"the {name} API")
+        yield url
+    finally:
+        api.stop(signal.SIGINT)
+
+
 @pytest.fixture(scope="session")
 def service(redis_server: RedisServer, service_env: dict[str, str], request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
@@ -219,13 +244,7 @@ def service(redis_server: RedisServer, service_env: dict[str, str], request: pyt
     try:
         request.getfixturevalue("tiny_models_file")
         worker.start()
-        def healthy() -> bool:
-            api.ensure_alive()
-            try:
-                return httpx.get(f"{svc.url}/healthz", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-        wait_until(healthy, 90, "the API to answer /healthz", interval=0.1)
+        wait_healthy(api, svc.url)
         svc.wait_worker()
         yield svc
     finally:

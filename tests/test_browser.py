@@ -15,8 +15,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.service_fixtures import Proc, Service, free_port, wait_until
+from tests.service_fixtures import Service, extra_api
 from tests.test_service_reconstruction import RECON, gen_model  # noqa: F401 (a fixture)
 
 CHROMIUM = os.environ.get("SALIENCY_CHROMIUM", "/usr/bin/chromium")
@@ -87,24 +85,9 @@ KEY = secrets.token_urlsafe(24)
 @pytest.fixture(scope="module")
 def keyed_url(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second API process, with API keys on, beside the shared one (same Redis, queue, worker)."""
-    port = free_port()
     env = {**service.env, "SALIENCY_AUTH": "on", "SALIENCY_API_KEYS": f"web:{KEY}"}
-    api = Proc("keyed-api", [sys.executable, "-m", "app", "--port", str(port)], env,
-               tmp_path_factory.mktemp("keyed-api") / "api.log")
-    api.start()
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        api.ensure_alive()
-        try:
-            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-    try:
-        wait_until(healthy, 90, "the API with keys", interval=0.1)
+    with extra_api("keyed-api", env, tmp_path_factory.mktemp("keyed-api")) as url:
         yield url
-    finally:
-        api.stop(signal.SIGINT)
 
 
 @pytest.fixture(scope="module")

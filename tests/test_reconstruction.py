@@ -232,11 +232,16 @@ class _LinearGenerator(torch.nn.Module):
         return torch.tanh(self.fc(z)).view(-1, 3, 32, 32)
 
 
-def test_outcome_term_raises_the_target_probability(tiny: LoadedModel, planted_case, tmp_path: Path) -> None:
-    """Through a TorchScript generator file (no discriminator: the prior term is skipped)."""
+@pytest.fixture()
+def linear_gen(tiny: LoadedModel, tmp_path: Path) -> LoadedModel:
+    """The tiny classifier with a TorchScript linear generator (no discriminator: no prior term)."""
     torch.manual_seed(0)
     torch.jit.save(torch.jit.script(_LinearGenerator()), str(tmp_path / "linear.pt"))
-    model = LoadedModel(dataclasses.replace(tiny.spec, generator=tmp_path / "linear.pt"), torch.device("cpu"))
+    return LoadedModel(dataclasses.replace(tiny.spec, generator=tmp_path / "linear.pt"), torch.device("cpu"))
+
+
+def test_outcome_term_raises_the_target_probability(linear_gen: LoadedModel, planted_case) -> None:
+    model = linear_gen
     img, sal = planted_case
     params = {**FAST, "steps": 40, "hidden": 0.5, "lr": 0.05}
     plain = reconstruct(img, sal, model, params=params)
@@ -259,12 +264,10 @@ def test_spread_loss_charges_only_pairs_closer_than_the_margin() -> None:
     assert torch.allclose(spread_loss(outside, known, 2, margin=0.1), torch.full((4,), 0.1 * 48), atol=1e-4)
 
 
-def test_spread_term_keeps_variations_apart(tiny: LoadedModel, planted_case, tmp_path: Path) -> None:
+def test_spread_term_keeps_variations_apart(linear_gen: LoadedModel, planted_case) -> None:
     """Searched long enough against the same context, the K latents of the linear generator settle
     on near-identical in-fills; the spread term keeps them apart."""
-    torch.manual_seed(0)
-    torch.jit.save(torch.jit.script(_LinearGenerator()), str(tmp_path / "linear.pt"))
-    model = LoadedModel(dataclasses.replace(tiny.spec, generator=tmp_path / "linear.pt"), torch.device("cpu"))
+    model = linear_gen
     img, sal = planted_case
     params = {**FAST, "steps": 60, "hidden": 0.5, "lr": 0.05}
     plain = reconstruct(img, sal, model, params=params)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import ast
 import io
 import secrets
-import signal
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +24,8 @@ from app.jobs import Jobs
 from app.main import create_app
 from app.settings import Settings
 from app.validation import Submission
-from tests.service_fixtures import (FAST, MAX_UPLOAD, QUEUE, ROOT, Proc, Service, free_port, submit,
-                                    submit_ok, wait_status, wait_until)
+from tests.service_fixtures import (FAST, MAX_UPLOAD, QUEUE, ROOT, Service, extra_api, submit, submit_ok,
+                                    wait_status, wait_until)
 
 KEYS = {name: secrets.token_urlsafe(24) for name in ("alice", "bob", "carol")}
 SUBMITS_PER_MIN = 3
@@ -45,23 +43,8 @@ def auth_env(service: Service) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def secured(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of an API process with keys on."""
-    port = free_port()
-    api = Proc("auth-api", [sys.executable, "-m", "app", "--port", str(port)], auth_env(service),
-               tmp_path_factory.mktemp("auth-logs") / "api.log")
-    api.start()
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        api.ensure_alive()
-        try:
-            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-    try:
-        wait_until(healthy, 90, "the API with keys", interval=0.1)
+    with extra_api("auth-api", auth_env(service), tmp_path_factory.mktemp("auth-logs")) as url:
         yield url
-    finally:
-        api.stop(signal.SIGINT)
 
 
 def as_(name: str, url: str, header: str = "bearer") -> httpx.Client:
