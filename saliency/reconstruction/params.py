@@ -9,7 +9,9 @@ from saliency.errors import InvalidParams
 
 
 class ReconstructionParams(BaseModel):
-    """Defaults follow Yeh et al. / the ICPR authors (K = 64, 1000 steps, lr 0.01, 50% hidden)."""
+    """Defaults follow Yeh et al. / the ICPR authors (K = 64, 1000 steps, lr 0.01, 50% hidden), except
+    the spread term, on by default: without it the K variations came out as alike as near-copies
+    (docs/benchmarks.md, Reconstruction)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -22,7 +24,7 @@ class ReconstructionParams(BaseModel):
     prior_weight: float = Field(0.01, ge=0, le=100, description="lambda of the discriminator prior")
     outcome_weight: float = Field(0.0, ge=0, le=1000,
                                   description="weight of -log P(target | x_rec); 0 = the paper's objective")
-    diversity_weight: float = Field(0.0, ge=0, le=1000,
+    diversity_weight: float = Field(1.0, ge=0, le=1000,
                                     description="weight of the spread term that keeps the K in-fills "
                                                 "apart; 0 = the paper's objective")
     diversity_margin: float = Field(0.1, gt=0, le=1, description="RMS difference (pixels in [0, 1]) "
