@@ -18,7 +18,7 @@ def test_plan_spends_the_budget_of_sampling_methods_and_runs_the_others_once():
     runs = plan(None, [250, 1000], ["default", "authors", "chains=10"], seed=3, size=(32, 32), gradients=True)
     by = {(r.label, r.budget): r for r in runs}
     assert by[("oise", 250)].params == {"queries": 250, "seed": 3}
-    assert by[("oise[authors]", 1000)].params == {"queries": 1000, "seed": 3, "chains": 1}
+    assert by[("oise[authors]", 1000)].params == {"queries": 1000, "seed": 3, "chains": 1, "weighting": "none"}
     assert by[("oise[chains=10]", 250)].params["chains"] == 10
     assert by[("rise", 1000)].params == {"queries": 1000, "seed": 3}
     once = [r for r in runs if r.budget is None]  # the baselines without a query option, if registered

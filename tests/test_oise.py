@@ -45,7 +45,7 @@ def test_zero_probability_flips_every_cell_so_the_sum_is_flat():
     # With one pixel per cell there is no shift, and M + (1 - M) upsamples to exactly 1, so after
     # an even number of steps each chain has accumulated steps / 2 everywhere.
     x = torch.randn(1, 3, 6, 6)
-    params = OiseParams(grid=6, chains=3, queries=3 * 8, postprocess="none")
+    params = OiseParams(grid=6, chains=3, queries=3 * 8, postprocess="none", weighting="none")
     out = oise(constant(0.0), x, torch.tensor([0]), params)
     assert out.queries == 24
     assert torch.allclose(out.maps, torch.full((1, 6, 6), 3 * 8 / 2))
@@ -55,7 +55,7 @@ def test_certain_class_freezes_the_chain_and_score_weighting_is_linear():
     # p = 1: on cells stay on, off cells stay off; the score-weighted sum equals the plain one.
     x = torch.randn(1, 3, 6, 6)
     base = dict(grid=6, chains=2, queries=10, postprocess="none")
-    plain = oise(constant(1.0), x, torch.tensor([0]), OiseParams(**base)).maps
+    plain = oise(constant(1.0), x, torch.tensor([0]), OiseParams(**base, weighting="none")).maps
     scored = oise(constant(1.0), x, torch.tensor([0]), OiseParams(**base, weighting="score")).maps
     assert torch.allclose(plain, scored)
     half = oise(constant(0.5), x, torch.tensor([0]), OiseParams(**base, weighting="score")).maps

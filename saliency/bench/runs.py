@@ -16,14 +16,15 @@ from saliency.methods import METHODS
 BUDGETS = (250, 500, 1000, 2000, 5000)
 QUICK_BUDGETS = (250, 1000)
 
-# OISE presets: authors = one chain (their code); default = our defaults (50 chains);
-# score-weighted = S += p * mask (their README); chains=K = K side-by-side chains.
+# OISE presets: default = our defaults (50 chains, S += p * mask as in the authors' README);
+# authors = their code (one chain, S += next mask); unweighted = our defaults with their code's sum;
+# chains=K = the defaults with K side-by-side chains.
 OISE_PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "authors": {"chains": 1},
-    "score-weighted": {"weighting": "score"},
+    "authors": {"chains": 1, "weighting": "none"},
+    "unweighted": {"weighting": "none"},
 }
-DEFAULT_OISE_VARIANTS = ("default", "authors", "score-weighted")
+DEFAULT_OISE_VARIANTS = ("default", "authors", "unweighted")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from saliency.methods.masks import gaussian_blur, upsample_shifted
 
 
 class OiseParams(BaseModel):
-    """Defaults are the authors' except `chains` and `queries` (authors: 1 chain, 5000 queries)."""
+    """Defaults are the authors' except `chains`, `queries` and `weighting` (authors: 1 chain, 5000
+    queries, unweighted); docs/benchmarks.md has the numbers they were chosen by."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,7 +32,7 @@ class OiseParams(BaseModel):
     baseline: Literal["mean", "blur"] = Field(
         "mean", description="masked pixels become the dataset mean colour or a blurred copy")
     weighting: Literal["none", "score"] = Field(
-        "none", description="none: S += next mask (authors' code); score: S += p * queried mask")
+        "score", description="none: S += next mask (authors' code); score: S += p * queried mask")
     tv_weight: float = Field(0.0, ge=0, le=1, description="blend of the diagram's TV update; 0 = code")
     postprocess: Literal["authors", "minmax", "none"] = Field(
         "authors", description="authors: S - mean_offset*mean(S), clamp at 0, / max")
@@ -45,7 +46,7 @@ class OiseParams(BaseModel):
     @classmethod
     def authors(cls, **overrides: object) -> "OiseParams":
         """The published variant: one chain of 5000 queries, unweighted accumulation."""
-        return cls(**{"chains": 1, "queries": 5000, **overrides})
+        return cls(**{"chains": 1, "queries": 5000, "weighting": "none", **overrides})
 
 
 def resample(mask: torch.Tensor, p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
