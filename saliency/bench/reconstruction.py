@@ -31,8 +31,8 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=300, help="latent search steps")
     p.add_argument("--lr", type=float, default=0.05, help="Adam step on z")
     p.add_argument("--prior-weight", type=float, default=0.01)
-    p.add_argument("--outcome-weight", type=float, default=1.0, help="weight of the outcome term in the "
-                                                                     "second objective")
+    p.add_argument("--outcome-weight", type=float, default=10.0, help="weight of the outcome term in the "
+                                                                      "second objective")
     p.add_argument("--diversity-weight", type=float, default=1.0, help="weight of the spread term "
                                                                         "(0 = the paper's objective)")
     p.add_argument("--fractions", default=",".join(map(str, DEFAULT_FRACTIONS)),
@@ -153,6 +153,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         mine = [r for r in result["rows"] if r["outcome_weight"] == weight]
         xs = [100 * r["hidden"] for r in mine]
         label = "paper's objective" if weight == 0 else f"with outcome term ({weight:g})"
+        if result["config"].get("diversity_weight"):
+            label += f", spread {result['config']['diversity_weight']:g}"
         for ax, key in zip(axes, ("acceptance", "mean_target_probability", "diversity")):
             ax.plot(xs, [r[key] for r in mine], marker="o", label=label)
     axes[2].plot(xs, [r["near_copy_diversity"] for r in mine], ls="--", c="grey", label="near-copies")

@@ -18,6 +18,11 @@ from saliency.methods.base import Classifier, MethodOutput, Progress, register
 from saliency.methods.masks import gaussian_blur, upsample_shifted
 
 
+# Images per forward pass unless batch_size says otherwise: bounds activation memory (about 2.5 GB
+# for EfficientNet-Lite0 at 224 px on a CPU) while keeping a GPU busy.
+DEFAULT_CHUNK = 256
+
+
 class OiseParams(BaseModel):
     """Defaults are the authors' except `chains`, `queries` and `weighting` (authors: 1 chain, 5000
     queries, unweighted); docs/benchmarks.md has the numbers they were chosen by."""
@@ -25,7 +30,7 @@ class OiseParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     queries: int = Field(4000, ge=1, le=1_000_000, description="model queries per image")
-    chains: int = Field(50, ge=1, le=4096, description="independent chains run as one batch")
+    chains: int = Field(500, ge=1, le=4096, description="independent chains run side by side")
     grid: int = Field(8, ge=2, le=64, description="mask cells per side (s)")
     p_init: float = Field(0.3, gt=0, lt=1, description="probability a cell starts on")
     lr: float = Field(0.02, ge=0, le=1, description="regulariser step on cells that changed")
@@ -40,7 +45,8 @@ class OiseParams(BaseModel):
     early_stop: bool = Field(False, description="stop when the normalised map stops changing")
     tol: float = Field(0.01, gt=0, le=1, description="early stop: max change of the normalised map")
     check_every: int = Field(10, ge=1, description="early stop: steps between checks")
-    batch_size: int | None = Field(None, ge=1, description="forward-pass chunk; default all chains")
+    batch_size: int | None = Field(None, ge=1, description="forward-pass chunk; default all chains, "
+                                                           f"at most {DEFAULT_CHUNK}")
     seed: int = Field(0, ge=0, description="random seed; equal seeds give equal maps")
 
     @classmethod
@@ -106,7 +112,7 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     delta = inputs.repeat_interleave(k, 0) - base
     rows = torch.arange(b * k, device=dev)
     tgt = target.to(dev).repeat_interleave(k)
-    chunk = params.batch_size or b * k
+    chunk = params.batch_size or min(b * k, DEFAULT_CHUNK)
 
     def query(masks: torch.Tensor) -> torch.Tensor:
         out = [model(base[i:i + chunk] + delta[i:i + chunk] * masks[i:i + chunk, None])
