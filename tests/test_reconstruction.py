@@ -329,9 +329,10 @@ def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytes
     out = tmp_path / "r.json"
     assert main(["bench", "reconstruction", "--images", "2", "--variations", "3", "--steps", "2",
                  "--fractions", "0.5", "--queries", "50", "--gan-images", "64", "--gan-epochs", "1",
-                 "--gan-width", "4", "--tiny-images", "200", "--tiny-epochs", "1", "--json", str(out)]) == 0
+                 "--gan-width", "4", "--tiny-images", "200", "--tiny-epochs", "1", "--outcome-weight", "2",
+                 "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert [(r["hidden"], r["outcome_weight"]) for r in result["rows"]] == [(0.5, 0.0), (0.5, 1.0)]
+    assert [(r["hidden"], r["outcome_weight"]) for r in result["rows"]] == [(0.5, 0.0), (0.5, 2.0)]
     for row in result["rows"]:
         assert len(row["per_image_acceptance"]) == 2
         assert row["acceptance"] == pytest.approx(sum(row["per_image_acceptance"]) / 2)
