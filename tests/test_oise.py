@@ -103,6 +103,13 @@ def test_early_stop_spends_fewer_queries_and_progress_reaches_one():
     assert full[-1] == 1.0 and len(full) == 10
 
 
+def test_progress_moves_per_forward_chunk():
+    seen: list[float] = []
+    oise(constant(0.5), torch.randn(1, 3, 8, 8), torch.tensor([0]),
+         OiseParams(grid=4, chains=8, queries=16, batch_size=2), seen.append)
+    assert seen == [i / 8 for i in range(1, 9)]  # 2 steps x 4 chunks of 2 chains
+
+
 def test_cancel_from_the_progress_callback_stops_the_run():
     calls = []
 

@@ -115,9 +115,12 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     tgt = target.to(dev).repeat_interleave(k)
     chunk = params.batch_size or min(b * k, DEFAULT_CHUNK)
 
-    def query(masks: torch.Tensor) -> torch.Tensor:
-        out = [model(base[i:i + chunk] + delta[i:i + chunk] * masks[i:i + chunk, None])
-               for i in range(0, b * k, chunk)]
+    def query(masks: torch.Tensor, step: int) -> torch.Tensor:
+        out = []
+        for i in range(0, b * k, chunk):
+            out.append(model(base[i:i + chunk] + delta[i:i + chunk] * masks[i:i + chunk, None]))
+            if progress is not None:  # per chunk: with many chains a step is a long wait
+                progress((step + min(i + chunk, b * k) / (b * k)) / steps)
         return torch.cat(out)[rows, tgt].float()
 
     mask = (torch.rand(b * k, s, s, device=dev, generator=gen) > 1 - params.p_init).float()
@@ -126,7 +129,7 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     p_prev = torch.zeros(b * k, device=dev)
     last_map, done = None, 0
     for step in range(steps):
-        p = query(up)
+        p = query(up, step)
         if params.weighting == "score":
             acc += p.view(-1, 1, 1) * up
         dp = p - p_prev
@@ -139,8 +142,6 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
         if params.weighting == "none":
             acc += up  # the authors accumulate the revised (next) mask, not the queried one
         done = step + 1
-        if progress is not None:
-            progress(done / steps)
         if params.early_stop and done % params.check_every == 0:
             cur = postprocess(acc.view(b, k, h, w).sum(1), params.postprocess, params.mean_offset)
             if last_map is not None and (cur - last_map).abs().max() < params.tol:
