@@ -27,6 +27,7 @@ COPY README.md ./
 COPY saliency ./saliency
 COPY app ./app
 COPY worker ./worker
+COPY saliency_client ./saliency_client
 RUN pip install --no-deps . \
     && useradd --create-home --uid 10001 saliency \
     && mkdir -p /srv/cache/torch /models \

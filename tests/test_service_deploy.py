@@ -31,7 +31,9 @@ def test_compose_describes_redis_api_and_gpu_workers() -> None:
 def test_dockerfile_installs_the_project_and_serves_both_roles() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11", text, re.M)
-    for part in ("saliency", "app", "worker"):
+    packages = [d.name for d in ROOT.iterdir() if (d / "__init__.py").exists() and d.name != "tests"]
+    assert {"saliency", "saliency_client", "app", "worker"} <= set(packages)
+    for part in packages:  # every shipped package, or the image's `saliency` CLI cannot import
         assert re.search(rf"^COPY {part} ", text, re.M), part
     assert 'CMD ["python", "-m", "app"]' in text
     assert "SALIENCY_HOST=0.0.0.0" in text
