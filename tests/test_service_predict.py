@@ -35,7 +35,8 @@ def test_top5_is_the_tiny_models_own_prediction(client: httpx.Client, service: S
     for p in got:
         assert abs(p["score"] - float(probs[p["index"]])) < 1e-5
     assert got[0]["label"] == upload.label  # the planted object is what the model sees
-    assert set(service.redis.keys("*")) == keys_before  # a prediction queues and stores nothing
+    # a prediction queues and stores nothing (earlier tests' keys may expire meanwhile: only additions count)
+    assert not set(service.redis.keys("*")) - keys_before
 
 
 def test_refused_like_explain(client: httpx.Client, service: Service, upload: Upload) -> None:
@@ -49,7 +50,7 @@ def test_refused_like_explain(client: httpx.Client, service: Service, upload: Up
 
     r = predict(client, b"\0" * 1_000_001, model="tiny")  # over the fixture's 1 MB limit
     assert r.status_code == 413 and r.json()["code"] == "upload_too_large"
-    assert set(service.redis.keys("*")) == keys_before
+    assert not set(service.redis.keys("*")) - keys_before
 
 
 def test_predictions_share_the_submission_budget(redis_server, tiny_models_file: Path,
