@@ -76,7 +76,7 @@ def test_one_bad_image_refuses_the_batch_and_stores_nothing(client: httpx.Client
     assert r.json()["code"] == "not_an_image" and "images[1] (img1.png)" in r.json()["detail"]
     r = post_batch(client, [planted_png(1, 32, 32)], model="no-such-model")
     assert r.status_code == 422 and r.json()["field"] == "model"
-    assert batch_keys(service) == before
+    assert not batch_keys(service) - before  # nothing added (older keys may expire meanwhile)
 
 
 def test_too_many_images_is_422_naming_the_field(client: httpx.Client, service: Service) -> None:
@@ -85,7 +85,7 @@ def test_too_many_images_is_422_naming_the_field(client: httpx.Client, service: 
     r = post_batch(client, [png] * 17, model="tiny")  # the default limit is 16
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "too_many_images" and r.json()["field"] == "images"
-    assert batch_keys(service) == before
+    assert not batch_keys(service) - before  # nothing added (older keys may expire meanwhile)
 
 
 def test_unknown_batch_is_404(client: httpx.Client) -> None:
