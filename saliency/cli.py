@@ -85,6 +85,8 @@ def cmd_bench_throughput(args: argparse.Namespace) -> None:
     print(f"forward  {res['forward_images_per_s']:10.1f} images/s")
     print(f"method   {res['method_queries_per_s']:10.1f} queries/s")
     print(f"ratio    {res['ratio']:10.3f}")
+    print(f"memory   {res['peak_mb_method'] - res['peak_mb_before']:10.0f} MiB peak added by the method "
+          f"(process peak {res['peak_mb_method']:.0f} MiB)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
 

@@ -4,6 +4,7 @@ The ratio says what the method adds on top of the model: 1.0 means mask work is 
 """
 from __future__ import annotations
 
+import resource
 import time
 from typing import Any
 
@@ -49,14 +50,27 @@ def method_rate(model: LoadedModel, method: str, batch: int, steps: int) -> floa
     return out.queries / (time.perf_counter() - start)
 
 
+def _peak_mb(device: torch.device) -> float:
+    """Peak memory so far: the device's allocator on CUDA, the process's resident set on a CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def throughput(model: LoadedModel, method: str = "oise", batch: int = 64, steps: int = 5,
                rounds: int = 3) -> dict[str, Any]:
     """Alternate the two measurements `rounds` times and keep each one's best, so that drift in the
-    machine's load hits both sides alike."""
+    machine's load hits both sides alike. Memory is read around the first method run, before any
+    bare forward pass of `batch` images (which OISE's chunking may never reach) raises the peak."""
     fwd, meth = [], []
+    if model.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(model.device)
+    idle = _peak_mb(model.device)
     for _ in range(rounds):
         start = time.perf_counter()
         meth.append(method_rate(model, method, batch, steps))
+        if not fwd:
+            method_peak = _peak_mb(model.device)
         fwd.append(forward_rate(model, batch, seconds=time.perf_counter() - start))
     device = model.device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads"
@@ -64,4 +78,5 @@ def throughput(model: LoadedModel, method: str = "oise", batch: int = 64, steps:
         "model": model.name, "method": method, "batch": batch, "steps": steps, "device": name,
         "forward_images_per_s": max(fwd), "method_queries_per_s": max(meth),
         "ratio": max(meth) / max(fwd), "torch": torch.__version__,
+        "peak_mb_before": idle, "peak_mb_method": method_peak,
     }

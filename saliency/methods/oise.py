@@ -19,8 +19,8 @@ from saliency.methods.masks import gaussian_blur, upsample_shifted
 
 
 # Images per forward pass unless batch_size says otherwise: bounds activation memory while keeping
-# a GPU busy. With 500 chains on EfficientNet-Lite0 at 224 px a CPU process peaked 4.2 GB above
-# its idle size (ru_maxrss), masks and copies of the image included.
+# a GPU busy. With 500 chains on EfficientNet-Lite0 at 224 px the method adds about 4.4 GiB to a
+# CPU process's peak, masks and copies of the image included (docs/benchmarks.md, Throughput).
 DEFAULT_CHUNK = 256
 
 
