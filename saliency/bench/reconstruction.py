@@ -35,6 +35,8 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
                                                                       "second objective")
     p.add_argument("--diversity-weight", type=float, default=1.0, help="weight of the spread term "
                                                                         "(0 = the paper's objective)")
+    p.add_argument("--window", type=int, default=None, help="context-weight window at 32 px (odd); "
+                                                            "default the authors' 70/224 of it, 11")
     p.add_argument("--fractions", default=",".join(map(str, DEFAULT_FRACTIONS)),
                    help="shares of the salient box hidden, comma-separated")
     p.add_argument("--queries", type=int, default=1000, help="OISE queries per saliency map")
@@ -98,11 +100,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     maps_s = time.perf_counter() - t
     rows = []
     for fraction in [float(f) for f in args.fractions.split(",")]:
-        for weight in (0.0, args.outcome_weight):
+        for weight in sorted({0.0, args.outcome_weight}):
             t = time.perf_counter()
             params = {"variations": args.variations, "steps": args.steps, "lr": args.lr, "hidden": fraction,
                       "prior_weight": args.prior_weight, "outcome_weight": weight, "seed": args.seed,
-                      "diversity_weight": args.diversity_weight}
+                      "diversity_weight": args.diversity_weight, "window": args.window}
             recs = reconstruct_many(images, maps, net, params=params)
             copies = []
             for r in recs:  # what K near-copies of the original would score on the same hole
@@ -119,6 +121,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "near_copies": int(sum(r.near_copies for r in recs)),
                 "distance_to_original": float(np.mean([v.distance_to_original for r in recs for v in r.variations])),
                 "per_image_acceptance": [r.acceptance for r in recs],
+                "acceptance_by_class": _by_class(recs, data.labels),
                 "seconds": time.perf_counter() - t,
             })
             print(_line(rows[-1]), flush=True)
@@ -132,6 +135,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _by_class(recs: list[Any], labels: np.ndarray) -> dict[str, float]:
+    """Mean acceptance per planted class: the one figure that says which objects the generator
+    cannot draw."""
+    from saliency.data.planted import CLASSES
+
+    out: dict[str, list[float]] = {}
+    for r, label in zip(recs, labels):
+        out.setdefault(CLASSES[int(label)], []).append(r.acceptance)
+    return {c: float(np.mean(v)) for c, v in sorted(out.items())}
+
+
 HEADER = (f"{'hidden':>6} {'outcome_w':>9} {'accept':>7} {'p_target':>8} {'diversity':>9} "
           f"{'copy_div':>8} {'to_orig':>7} {'copies':>6} {'s':>6}")
 
@@ -139,7 +153,8 @@ HEADER = (f"{'hidden':>6} {'outcome_w':>9} {'accept':>7} {'p_target':>8} {'diver
 def _line(r: dict[str, Any]) -> str:
     return (f"{r['hidden']:6.0%} {r['outcome_weight']:9.2f} {r['acceptance']:7.3f} "
             f"{r['mean_target_probability']:8.3f} {r['diversity']:9.4f} {r['near_copy_diversity']:8.4f} "
-            f"{r['distance_to_original']:7.4f} {r['near_copies']:6d} {r['seconds']:6.0f}")
+            f"{r['distance_to_original']:7.4f} {r['near_copies']:6d} {r['seconds']:6.0f}  "
+            + " ".join(f"{c} {a:.2f}" for c, a in r["acceptance_by_class"].items()))
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
