@@ -18,7 +18,6 @@ meantime (a slow worker, not a dead one) cancels the decision.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from redis import Redis
@@ -34,6 +33,7 @@ from app import webhook_log
 from app.jobs import SERIALIZER
 from app.settings import Settings
 from app.store import Store
+from worker.periodic import Periodic
 
 log = logging.getLogger("worker.janitor")
 
@@ -131,23 +131,19 @@ def _enqueue_again(job: Job, queue: Queue, pipe: Pipeline) -> None:
     queue.push_job_id(job.id, pipeline=pipe, at_front=True)
 
 
-class Janitor(threading.Thread):
+class Janitor(Periodic):
     """Runs `reap` every `settings.janitor_interval` seconds until stopped."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
-        super().__init__(name="janitor", daemon=True)
+        super().__init__("janitor")
         self.redis = redis
         self.settings = settings
-        self._stop_event = threading.Event()
 
     def run(self) -> None:
-        while not self._stop_event.wait(self.settings.janitor_interval):
+        while not self.stopped.wait(self.settings.janitor_interval):
             try:
                 reap(self.redis, self.settings)
             except RedisError as exc:  # Redis down: the next sweep tries again
                 log.warning("janitor: sweep failed: %s", exc)
             except Exception:  # noqa: BLE001 - the janitor must outlive any one bad record
                 log.exception("janitor: sweep failed")
-
-    def stop(self) -> None:
-        self._stop_event.set()

@@ -14,7 +14,6 @@ lease run out hands it to the janitor instead of keeping it `started` forever.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from redis.exceptions import RedisError
@@ -22,21 +21,22 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker
 
+from worker.periodic import Periodic
+
 log = logging.getLogger("worker.lease")
 
 
-class Lease(threading.Thread):
+class Lease(Periodic):
     def __init__(self, worker: BaseWorker, job: Job, execution: Execution, lease: int, limit: float) -> None:
-        super().__init__(name=f"lease-{job.id[:8]}", daemon=True)
+        super().__init__(f"lease-{job.id[:8]}")
         self.worker = worker
         self.job = job
         self.execution = execution
         self.lease = lease
         self.deadline = time.monotonic() + limit
-        self._stop_event = threading.Event()
 
     def run(self) -> None:
-        while not self._stop_event.wait(self.lease / 3):
+        while not self.stopped.wait(self.lease / 3):
             if time.monotonic() > self.deadline:
                 log.error("job %s ran past its time limit and did not stop; no longer renewing its lease",
                           self.job.id)
@@ -51,5 +51,5 @@ class Lease(threading.Thread):
                 log.warning("could not renew the lease of job %s: %s", self.job.id, exc)
 
     def stop(self) -> None:
-        self._stop_event.set()
+        super().stop()
         self.join(timeout=5)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
 import time
 
 import httpx
@@ -31,6 +30,7 @@ from app.schemas import JobView
 from app.settings import Settings
 from app.webhook_url import CallbackRefused, check_callback_url
 from worker.metrics import METRICS
+from worker.periodic import Periodic
 
 log = logging.getLogger("worker.webhooks")
 SIGNATURE = "X-Saliency-Signature"
@@ -88,20 +88,19 @@ def deliver(client: httpx.Client, redis: Redis, settings: Settings, job_id: str)
     return outcome
 
 
-class Deliverer(threading.Thread):
+class Deliverer(Periodic):
     """Claims due deliveries every POLL seconds and sends them, until stopped."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
-        super().__init__(name="webhooks", daemon=True)
+        super().__init__("webhooks")
         self.redis = redis
         self.settings = settings
-        self._stop_event = threading.Event()
 
     def run(self) -> None:
         lease = self.settings.webhook_timeout + 30  # an attempt cut off by a dying worker is retried
         with httpx.Client(timeout=self.settings.webhook_timeout, follow_redirects=False) as client:
             wait = POLL
-            while not self._stop_event.wait(wait):
+            while not self.stopped.wait(wait):
                 wait = POLL
                 try:
                     for job_id in webhook_log.claim(self.redis, self.settings, lease):
@@ -111,6 +110,3 @@ class Deliverer(threading.Thread):
                     log.warning("webhooks: %s", exc)
                 except Exception:  # noqa: BLE001 - one bad record must not stop every delivery
                     log.exception("webhooks: delivery failed")
-
-    def stop(self) -> None:
-        self._stop_event.set()
