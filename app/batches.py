@@ -1,4 +1,5 @@
-"""POST /batches: several images, one job each, one id for all; GET /batches/{id} sums them up.
+"""POST /batches: several images, one job each, one id for all; GET /batches/{id} sums them up;
+DELETE /batches/{id} cancels the jobs not yet final.
 
 Each image is checked exactly as POST /explain checks its one (app.validation), and the jobs and
 the batch record are written in one Redis transaction: a bad image anywhere stores nothing.
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from app.auth import principal
 from app.batch_store import BatchRecord, BatchStore
-from app.jobs import JobExpired, JobNotFound, Jobs
+from app.jobs import JobConflict, JobExpired, JobNotFound, Jobs
 from app.schemas import ErrorBody, Links, Submitted
 from app.settings import Settings
 from app.validation import FieldError, NotAnImage, PixelsTooMany, Submission, UploadTooLarge, validate
@@ -123,9 +124,30 @@ def submit_batch(
                           links=BatchLinks(self=f"/batches/{batch_id}"))
 
 
+def _record(request: Request, batch_id: str) -> BatchRecord:
+    jobs: Jobs = request.app.state.jobs
+    owner = principal(request) if request.app.state.settings.auth else None
+    return BatchStore(jobs.redis, jobs.settings).get(batch_id, owner)
+
+
 @router.get("/batches/{batch_id}", response_model=BatchView, responses=_errors(404))
 def get_batch(batch_id: str, request: Request) -> BatchView:
     """Each job's status and progress, counts by status, and whether all are final."""
+    return summarise(request.app.state.jobs, _record(request, batch_id))
+
+
+@router.delete("/batches/{batch_id}", response_model=BatchView, responses=_errors(404))
+def cancel_batch(batch_id: str, request: Request, response: Response) -> BatchView:
+    """Cancel every job of the batch that is not final, as DELETE /jobs/{id} does one: queued jobs
+    at once, running ones at their next progress check. Jobs already finished or failed keep
+    their results. 200 when every job is final afterwards, else 202 (poll GET /batches/{id})."""
     jobs: Jobs = request.app.state.jobs
-    owner = principal(request) if request.app.state.settings.auth else None
-    return summarise(jobs, BatchStore(jobs.redis, jobs.settings).get(batch_id, owner))
+    record = _record(request, batch_id)
+    for job_id in record.job_ids:
+        try:
+            jobs.cancel(job_id)
+        except (JobConflict, JobExpired, JobNotFound):
+            pass  # final already, or gone: nothing to stop
+    view = summarise(jobs, record)
+    response.status_code = 200 if view.done else 202
+    return view

@@ -33,6 +33,10 @@ def _job_id(job: JobRef) -> str:
     return job if isinstance(job, str) else job.job_id
 
 
+def _batch_id(batch: str | BatchSubmitted | Batch) -> str:
+    return batch if isinstance(batch, str) else batch.batch_id
+
+
 def _image_part(image: ImageInput, name: str = "image") -> tuple[str, bytes, str]:
     if isinstance(image, bytes):
         return (name, image, "application/octet-stream")
@@ -174,5 +178,8 @@ class Client:
         return BatchSubmitted.model_validate(r.json())
 
     def batch(self, batch: str | BatchSubmitted | Batch) -> Batch:
-        batch_id = batch if isinstance(batch, str) else batch.batch_id
-        return self._get(f"/batches/{batch_id}", Batch)
+        return self._get(f"/batches/{_batch_id(batch)}", Batch)
+
+    def cancel_batch(self, batch: str | BatchSubmitted | Batch) -> Batch:
+        """Cancel the batch's jobs that are not final (DELETE /batches/{id}); finished ones stay."""
+        return Batch.model_validate(self._request("DELETE", f"/batches/{_batch_id(batch)}").json())

@@ -78,6 +78,8 @@ def test_batches_and_listing(api: Client, upload) -> None:
     assert listed[:2] == ids[::-1] and len(listed) == len(set(listed))
     page = api.jobs(limit=1)
     assert len(page.jobs) == 1 and page.next_cursor
+    again = api.cancel_batch(batch)  # all finished: nothing to stop, results kept
+    assert again.done and again.counts["finished"] == 2
 
 
 @pytest.mark.parametrize("schema, model", [

@@ -57,16 +57,21 @@ def test_a_batch_of_three_finishes_and_is_summarised(client: httpx.Client, runni
         assert saliency.shape == (h, w)
 
 
-def test_a_batch_in_progress_counts_each_status(client: httpx.Client, running_worker: Service) -> None:
-    r = post_batch(client, [planted_png(7, 32, 32)] * 2, model="tiny", params='{"queries": 200000, "chains": 20, "grid": 4}')
+def test_a_batch_in_progress_counts_each_status_and_cancels(client: httpx.Client, running_worker: Service) -> None:
+    r = post_batch(client, [planted_png(7, 32, 32)] * 3, model="tiny", params='{"queries": 200000, "chains": 20, "grid": 4}')
     assert r.status_code == 202, r.text
     batch_id, job_ids = r.json()["batch_id"], [j["job_id"] for j in r.json()["jobs"]]
     view = client.get(f"/batches/{batch_id}").json()
-    assert not view["done"] and view["counts"]["queued"] + view["counts"]["started"] == 2
-    for job_id in job_ids:
-        assert client.delete(f"/jobs/{job_id}").status_code in (200, 202)
+    assert not view["done"] and view["counts"]["queued"] + view["counts"]["started"] == 3
+    assert client.delete(f"/jobs/{job_ids[0]}").status_code in (200, 202)  # one by hand, then the rest
+    wait_until(lambda: client.get(f"/jobs/{job_ids[0]}").json()["status"] == "canceled", 30, "the first cancel")
+    r = client.delete(f"/batches/{batch_id}")
+    assert r.status_code in (200, 202), r.text
+    assert r.json()["counts"]["finished"] == 0 and r.json()["done"] == (r.status_code == 200)
     view = wait_until(lambda: (v := client.get(f"/batches/{batch_id}").json())["done"] and v, 30, "cancels")
-    assert view["counts"]["canceled"] == 2
+    assert view["counts"]["canceled"] == 3
+    r = client.delete(f"/batches/{batch_id}")  # again: nothing left to stop
+    assert r.status_code == 200 and r.json()["counts"]["canceled"] == 3
 
 
 def test_one_bad_image_refuses_the_batch_and_stores_nothing(client: httpx.Client, service: Service) -> None:
@@ -90,5 +95,5 @@ def test_too_many_images_is_422_naming_the_field(client: httpx.Client, service: 
 
 def test_unknown_batch_is_404(client: httpx.Client) -> None:
     for batch_id in ("0" * 32, "no-such:id"):
-        r = client.get(f"/batches/{batch_id}")
-        assert r.status_code == 404 and r.json()["code"] == "batch_not_found"
+        for r in (client.get(f"/batches/{batch_id}"), client.delete(f"/batches/{batch_id}")):
+            assert r.status_code == 404 and r.json()["code"] == "batch_not_found"
