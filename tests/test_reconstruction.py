@@ -330,13 +330,20 @@ def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytes
     assert main(["bench", "reconstruction", "--images", "2", "--variations", "3", "--steps", "2",
                  "--fractions", "0.5", "--queries", "50", "--gan-images", "64", "--gan-epochs", "1",
                  "--gan-width", "4", "--tiny-images", "200", "--tiny-epochs", "1", "--outcome-weight", "2",
-                 "--json", str(out)]) == 0
+                 "--window", "5", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert [(r["hidden"], r["outcome_weight"]) for r in result["rows"]] == [(0.5, 0.0), (0.5, 2.0)]
+    from saliency.data.planted import CLASSES, make_planted
+
+    labels = [CLASSES[i] for i in make_planted(2, size=32, seed=20_000, empty_rate=0.0).labels]
     for row in result["rows"]:
         assert len(row["per_image_acceptance"]) == 2
         assert row["acceptance"] == pytest.approx(sum(row["per_image_acceptance"]) / 2)
         assert row["near_copy_diversity"] > 0
+        by_class = {c: [a for a, l in zip(row["per_image_acceptance"], labels) if l == c] for c in set(labels)}
+        assert row["acceptance_by_class"] == {c: pytest.approx(sum(v) / len(v)) for c, v in by_class.items()}
+        failed = sum(round((1 - a) * 3) for a in row["per_image_acceptance"])  # 3 variations per image
+        assert sum(row["failed_as"].values()) == failed and set(row["failed_as"]) <= set(CLASSES)
     assert "accept" in capsys.readouterr().out
     # the generator is cached: a second run trains nothing
     assert sorted(p.suffix for p in (tmp_path / "cache" / "dcgan").iterdir() if p.suffix in (".pt", ".done")) == [".done", ".pt"]

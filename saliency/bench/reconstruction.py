@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "distance_to_original": float(np.mean([v.distance_to_original for r in recs for v in r.variations])),
                 "per_image_acceptance": [r.acceptance for r in recs],
                 "acceptance_by_class": _by_class(recs, data.labels),
+                "failed_as": _failed_as(recs),
                 "seconds": time.perf_counter() - t,
             })
             print(_line(rows[-1]), flush=True)
@@ -146,6 +147,14 @@ def _by_class(recs: list[Any], labels: np.ndarray) -> dict[str, float]:
     return {c: float(np.mean(v)) for c, v in sorted(out.items())}
 
 
+def _failed_as(recs: list[Any]) -> dict[str, int]:
+    """What the classifier called the variations whose class did not hold."""
+    out: dict[str, int] = {}
+    for v in (v for r in recs for v in r.variations if not v.held):
+        out[v.predicted.label] = out.get(v.predicted.label, 0) + 1
+    return dict(sorted(out.items()))
+
+
 HEADER = (f"{'hidden':>6} {'outcome_w':>9} {'accept':>7} {'p_target':>8} {'diversity':>9} "
           f"{'copy_div':>8} {'to_orig':>7} {'copies':>6} {'s':>6}")
 
@@ -154,7 +163,8 @@ def _line(r: dict[str, Any]) -> str:
     return (f"{r['hidden']:6.0%} {r['outcome_weight']:9.2f} {r['acceptance']:7.3f} "
             f"{r['mean_target_probability']:8.3f} {r['diversity']:9.4f} {r['near_copy_diversity']:8.4f} "
             f"{r['distance_to_original']:7.4f} {r['near_copies']:6d} {r['seconds']:6.0f}  "
-            + " ".join(f"{c} {a:.2f}" for c, a in r["acceptance_by_class"].items()))
+            + " ".join(f"{c} {a:.2f}" for c, a in r["acceptance_by_class"].items())
+            + "  failed as " + (", ".join(f"{c} {n}" for c, n in r["failed_as"].items()) or "-"))
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
