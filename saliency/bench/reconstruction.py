@@ -56,18 +56,22 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
 
 
 def cached_generator(images: int, epochs: int, width: int, batch: int, noise: float, seed: int,
-                     root: Path | None = None) -> Path:
-    """The planted-image DCGAN for these arguments, trained by the train-generator command if absent."""
+                     root: Path | None = None, device: str = "cpu") -> Path:
+    """The planted-image DCGAN for these arguments, trained by the train-generator command if absent.
+    Trained on `device`; weights trained elsewhere than the CPU are cached under their own name,
+    since the same seed gives other weights there."""
     from saliency.bench.tiny_cache import cache_root
     from saliency.cli import main
 
     key = f"planted32-n{images}-e{epochs}-w{width}-b{batch}-noise{noise:g}-seed{seed}-torch{torch.__version__}"
+    if torch.device(device).type != "cpu":
+        key += f"-{torch.device(device).type}"
     out = (root or cache_root()) / "dcgan" / f"{key}.pt"
     done = out.with_suffix(".done")
     if not done.exists():  # the command resumes an interrupted run from its last epoch
         code = main(["train-generator", "--planted", str(images), "--image-size", "32", "--out", str(out),
                      "--epochs", str(epochs), "--width", str(width), "--batch-size", str(batch),
-                     "--instance-noise", str(noise), "--seed", str(seed), "--device", "cpu"])
+                     "--instance-noise", str(noise), "--seed", str(seed), "--device", device])
         if code != 0:
             raise RuntimeError("train-generator failed")
         done.write_text("")
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     tiny, accuracy = cached_tiny(size=32, n=args.tiny_images, epochs=args.tiny_epochs, seed=args.seed)
     gan = cached_generator(args.gan_images, args.gan_epochs, args.gan_width, args.gan_batch, args.gan_noise,
-                           args.seed)
+                           args.seed, device=str(device))
     train_s = time.perf_counter() - start
     net = LoadedModel(dataclasses.replace(tiny.spec, generator=gan), device)
     data = make_planted(args.images, size=32, seed=args.seed + 20_000, empty_rate=0.0)
