@@ -16,7 +16,7 @@ from saliency.methods import METHODS
 BUDGETS = (250, 500, 1000, 2000, 5000)
 QUICK_BUDGETS = (250, 1000)
 
-# OISE presets: default = our defaults (50 chains, S += p * mask as in the authors' README);
+# OISE presets: default = our defaults (OiseParams: 500 chains, S += p * mask as in the authors' README);
 # authors = their code (one chain, S += next mask); unweighted = our defaults with their code's sum;
 # chains=K = the defaults with K side-by-side chains.
 OISE_PRESETS: dict[str, dict[str, Any]] = {
