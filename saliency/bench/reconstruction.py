@@ -57,23 +57,22 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
 
 def cached_generator(images: int, epochs: int, width: int, batch: int, noise: float, seed: int,
                      root: Path | None = None, device: str = "cpu") -> Path:
-    """The planted-image DCGAN for these arguments, trained by the train-generator command if absent.
+    """The planted-image DCGAN for these arguments, trained (as train-generator would) if absent.
     Trained on `device`; weights trained elsewhere than the CPU are cached under their own name,
     since the same seed gives other weights there."""
     from saliency.bench.tiny_cache import cache_root
-    from saliency.cli import main
+    from saliency.reconstruction.dcgan import GanConfig
+    from saliency.reconstruction.train import TrainOptions, planted_images, train_gan
 
     key = f"planted32-n{images}-e{epochs}-w{width}-b{batch}-noise{noise:g}-seed{seed}-torch{torch.__version__}"
     if torch.device(device).type != "cpu":
         key += f"-{torch.device(device).type}"
     out = (root or cache_root()) / "dcgan" / f"{key}.pt"
     done = out.with_suffix(".done")
-    if not done.exists():  # the command resumes an interrupted run from its last epoch
-        code = main(["train-generator", "--planted", str(images), "--image-size", "32", "--out", str(out),
-                     "--epochs", str(epochs), "--width", str(width), "--batch-size", str(batch),
-                     "--instance-noise", str(noise), "--seed", str(seed), "--device", device])
-        if code != 0:
-            raise RuntimeError("train-generator failed")
+    if not done.exists():  # training resumes an interrupted run from its last epoch
+        train_gan(planted_images(images, 32, seed), GanConfig(image_size=32, nz=100, width=width), out,
+                  TrainOptions(epochs=epochs, batch_size=batch, seed=seed, instance_noise=noise),
+                  device=device, samples_dir=out.with_name(out.stem + "_samples"), resume=True)
         done.write_text("")
     return out
 

@@ -6,8 +6,10 @@ import threading
 
 import torch
 
+from saliency.catalog.methods import methods_for
+from saliency.catalog.models import ModelInfo, labels_digest
 from saliency.errors import UnknownModel
-from saliency.models.builtin import EFFICIENTNET_LITE0, torchvision_names, torchvision_spec
+from saliency.models.builtin import EFFICIENTNET_LITE0, download_weights, torchvision_names, torchvision_spec
 from saliency.models.config import user_specs
 from saliency.models.spec import LoadedModel, ModelSpec
 
@@ -51,5 +53,23 @@ def load_model(name: str = DEFAULT_MODEL, device: torch.device | str | None = No
         return _loaded[key]
 
 
-__all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelSpec", "default_device", "get_spec", "list_models",
-           "load_model"]
+def describe(spec: ModelSpec) -> ModelInfo:
+    """The model as a catalog lists it, without building its network (labels are read)."""
+    missing = spec.missing()
+    labels: list[str] = []
+    if missing is None:
+        try:
+            labels = spec.labels()
+        except Exception as exc:  # noqa: BLE001 - any unreadable labels file is reported the same way
+            missing = f"model {spec.name!r}: its labels cannot be read ({exc})"
+    if missing is None and spec.generator is not None and not spec.generator.exists():
+        missing = f"model {spec.name!r}: its generator {spec.generator} does not exist"
+    return ModelInfo(name=spec.name, description=spec.description, source=spec.source,
+                     input_size=spec.input_size, classes=len(labels), gradients=spec.gradients,
+                     methods=methods_for(spec.gradients), generator=spec.generator is not None,
+                     available=missing is None, unavailable_reason=missing,
+                     labels_sha256=labels_digest(labels))
+
+
+__all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelInfo", "ModelSpec", "default_device", "describe",
+           "download_weights", "get_spec", "list_models", "load_model"]

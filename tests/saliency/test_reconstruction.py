@@ -306,7 +306,7 @@ def test_declared_generator_reaches_the_spec(tiny_toml: Path, gan_file: Path, tm
 
 
 def test_train_generator_command(tmp_path: Path) -> None:
-    from saliency.cli import main
+    from saliency_cli.main import main
 
     out = tmp_path / "g.pt"
     assert main(["train-generator", "--planted", "64", "--image-size", "32", "--out", str(out), "--epochs", "1",
@@ -323,7 +323,7 @@ def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytes
     """A toy-sized run of `saliency bench reconstruction` (own cache dir, tiny everything)."""
     import json
 
-    from saliency.cli import main
+    from saliency_cli.main import main
 
     monkeypatch.setenv("SALIENCY_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "r.json"

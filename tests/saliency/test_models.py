@@ -6,7 +6,7 @@ from PIL import Image
 
 from saliency.errors import ModelUnavailable, UnknownClass, UnknownModel
 from saliency.models import get_spec, list_models, load_model
-from saliency.models.spec import resolve_target
+from saliency.catalog.targets import resolve_target
 
 
 def test_unknown_model_is_a_clear_error():

@@ -160,7 +160,7 @@ def test_cli_explain_writes_metrics_into_result_json(tiny_toml, tmp_path, monkey
 
     from PIL import Image
 
-    from saliency.cli import main
+    from saliency_cli.main import main
 
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tiny_toml))
     data = make_planted(1, size=32, seed=4)

@@ -7,7 +7,7 @@ import torch
 
 from saliency.bench import tiny_cache
 from saliency.bench.cases import photo_cases, planted_cases
-from saliency.bench.localisation import aggregate, jsonable, run_all, score, table
+from saliency.bench.localisation import aggregate, jsonable, run_all, table
 from saliency.bench.runs import Run, occlusion_params, oise_variant, plan
 from saliency.data.photos import PHOTOS
 from saliency.errors import SaliencyError
@@ -22,7 +22,7 @@ def test_plan_spends_the_budget_of_sampling_methods_and_runs_the_others_once():
     assert by[("oise[chains=10]", 250)].params["chains"] == 10
     assert by[("rise", 1000)].params == {"queries": 1000, "seed": 3}
     once = [r for r in runs if r.budget is None]  # the baselines without a query option, if registered
-    assert all("queries" not in METHODS[r.method].params.model_fields for r in once)
+    assert all("queries" not in METHODS[r.method].options.model_fields for r in once)
     assert {r.method for r in runs} == set(METHODS)
     black_box = plan(None, [250], ["default"], seed=0, size=(32, 32), gradients=False)
     assert {r.method for r in black_box} <= {"oise", "rise", "occlusion"}
@@ -92,7 +92,7 @@ def test_the_tiny_model_is_trained_once_per_arguments(tmp_path, monkeypatch):
 
 def test_cli_quick_run_writes_json_and_plot(tiny, tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
-    from saliency.cli import main
+    from saliency_cli.main import main
 
     monkeypatch.setattr(tiny_cache, "cached_tiny", lambda **kw: (tiny, 0.99))
     out = tmp_path / "bench.json"
