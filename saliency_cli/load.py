@@ -1,7 +1,7 @@
 """`saliency bench load`: many submissions from concurrent clients against a real stack, then an
 audit that every job reached one final state exactly once.
 
-The stack is app.devserver's (a private Redis with its append-only file, N workers, the API with
+The stack is `saliency serve`'s (a private Redis with its append-only file, N workers, the API with
 an API key and no rate limit) serving the benchmarks' tiny CNN, so the figures are the service's
 own overhead: HTTP, validation, Redis, RQ. Printed: submit latency p50/p99 (taken while the
 workers are busy: jobs are still waiting when the last submission returns), submission and
@@ -115,7 +115,7 @@ def audit(redis: Any, queue_name: str, job_ids: list[str]) -> Audit:
     from rq import Queue
     from rq.job import Job
 
-    from app.jobs import SERIALIZER
+    from jobs.queue import SERIALIZER
 
     queue = Queue(queue_name, connection=redis, serializer=SERIALIZER)
     statuses: Counter[str] = Counter()
@@ -206,7 +206,7 @@ def _wait_ready(base: str, workers: int, proc: subprocess.Popen, timeout: float 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from redis import Redis
 
-    from app.devserver import free_port
+    from saliency_cli.serve import free_port
     from saliency.bench.tiny_cache import cached_tiny
 
     tiny, _ = cached_tiny()
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         log = open(Path(tmp) / "stack.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "app.devserver", "--port", str(port), "--workers",
+        proc = subprocess.Popen([sys.executable, "-m", "saliency_cli", "serve", "--port", str(port), "--workers",
                                  str(args.workers), "--data-dir", str(Path(tmp) / "redis")],
                                 env=_stack_env(models_file, key, queue), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)

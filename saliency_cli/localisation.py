@@ -1,4 +1,4 @@
-"""The `saliency bench localisation` subcommand: its options and the glue from them to the run."""
+"""`saliency bench localisation`: its options, and the glue from them to the library's run."""
 from __future__ import annotations
 
 import argparse

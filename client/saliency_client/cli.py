@@ -1,4 +1,5 @@
-"""`saliency submit | status | fetch`: the CLI's commands that talk to a running service.
+"""`saliency-client submit | status | fetch` (also `saliency submit ...`): the commands that talk
+to a running service. Errors print as one line, `error: ...`, and exit with status 2.
 
 The URL comes from --url, else $SALIENCY_URL, else http://127.0.0.1:8000; the API key from
 $SALIENCY_API_KEY (not a flag, so it stays out of shell history and process lists).
@@ -17,7 +18,7 @@ from saliency_client.models import Job
 
 
 def add_parsers(sub: Any) -> None:
-    """Add the three subcommands to saliency/cli.py's subparsers."""
+    """Add the three subcommands to a subparsers object (this CLI's, or the `saliency` command's)."""
     p = sub.add_parser("submit", help="send images to a running service; prints one job id per image")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     _url(p)
@@ -49,12 +50,6 @@ def _url(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=None, help="the service; default $SALIENCY_URL or http://127.0.0.1:8000")
 
 
-def _fail(exc: ClientError) -> None:
-    from saliency.errors import SaliencyError  # saliency/cli.py prints these as `error: ...`, exit 2
-
-    raise SaliencyError(str(exc)) from exc
-
-
 class Progress:
     """Prints a line to stderr whenever a job's status or whole-percent progress changes."""
 
@@ -69,32 +64,23 @@ class Progress:
 
 
 def cmd_submit(args: argparse.Namespace) -> None:
-    params = json.loads(args.params) if args.params else {}
-    if not isinstance(params, dict):
-        from saliency.errors import SaliencyError
-
-        raise SaliencyError("--params must be a JSON object")
+    params = parse_params(args.params)
     if args.queries is not None:
         params["queries"] = args.queries
     options = dict(model=args.model, method=args.method, target=args.target, params=params or None,
                    metrics=args.metrics)
-    try:
-        with Client(args.url) as client:
-            if len(args.images) == 1:
-                ids = [client.submit(args.images[0], **options).job_id]
-            else:
-                ids = [j.job_id for j in client.submit_batch(args.images, **options).jobs]
-            for job_id, image in zip(ids, args.images):
-                print(f"{job_id}  {image}", flush=True)
-            if args.wait or args.out:
-                _wait_all(client, ids, args)
-    except ClientError as exc:
-        _fail(exc)
+    with Client(args.url) as client:
+        if len(args.images) == 1:
+            ids = [client.submit(args.images[0], **options).job_id]
+        else:
+            ids = [j.job_id for j in client.submit_batch(args.images, **options).jobs]
+        for job_id, image in zip(ids, args.images):
+            print(f"{job_id}  {image}", flush=True)
+        if args.wait or args.out:
+            _wait_all(client, ids, args)
 
 
 def _wait_all(client: Client, ids: list[str], args: argparse.Namespace) -> None:
-    from saliency.errors import SaliencyError
-
     unfinished = []
     for job_id in ids:
         job = client.wait(job_id, timeout=args.timeout, progress=Progress(job_id))
@@ -108,7 +94,7 @@ def _wait_all(client: Client, ids: list[str], args: argparse.Namespace) -> None:
             line += f"  -> {out}"
         print(line, flush=True)
     if unfinished:
-        raise SaliencyError(f"{len(unfinished)} of {len(ids)} jobs did not finish: " + "; ".join(unfinished))
+        raise ClientError(f"{len(unfinished)} of {len(ids)} jobs did not finish: " + "; ".join(unfinished))
 
 
 def _summary(job: Job) -> str:
@@ -120,18 +106,42 @@ def _summary(job: Job) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    try:
-        with Client(args.url) as client:
-            print(client.status(args.job).model_dump_json(indent=2))
-    except ClientError as exc:
-        _fail(exc)
+    with Client(args.url) as client:
+        print(client.status(args.job).model_dump_json(indent=2))
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
-    try:
-        with Client(args.url) as client:
-            written = client.fetch(args.job, args.out or args.job)
-    except ClientError as exc:
-        _fail(exc)
+    with Client(args.url) as client:
+        written = client.fetch(args.job, args.out or args.job)
     for path in written.values():
         print(path)
+
+
+def parse_params(raw: str | None) -> dict[str, Any]:
+    """--params as a JSON object, or a ClientError that shows valid input."""
+    if not raw:
+        return {}
+    try:
+        params = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ClientError(f"--params is not valid JSON ({exc}); give an object, e.g. "
+                          "--params '{\"queries\": 500, \"seed\": 1}'") from None
+    if not isinstance(params, dict):
+        raise ClientError("--params must be a JSON object, e.g. --params '{\"queries\": 500}'")
+    return params
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="saliency-client", description=__doc__.splitlines()[0])
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

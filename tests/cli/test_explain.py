@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from saliency.cli import main
+from saliency_cli.main import main
 from saliency.data.planted import make_planted
 
 

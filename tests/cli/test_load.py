@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from app.loadbench import audit, percentiles, submit_all, wait_final
-from tests.service_fixtures import QUEUE, Proc, Service, wait_until
+from saliency_cli.load import audit, percentiles, submit_all, wait_final
+from tests.support.stack import QUEUE, Proc, Service, wait_until
 
 SUBMISSIONS = 60
 CLIENTS = 6

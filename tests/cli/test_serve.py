@@ -1,4 +1,4 @@
-"""`make run`'s supervisor: private Redis, a worker and the API up; SIGINT takes all of them down;
+"""`saliency serve` (`make run`): private Redis, a worker and the API up; SIGINT takes all of them down;
 the Redis data (append-only file) survives into the next start."""
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service_fixtures import FAST, ROOT, free_port, submit_ok, wait_status, wait_until
+from tests.support.stack import FAST, ROOT, free_port, submit_ok, wait_status, wait_until
 
 
 def _start(env: dict[str, str], port: int, data_dir: Path, log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         # A session of its own, as a terminal would run it; SIGINT then goes to the supervisor only.
-        return subprocess.Popen([sys.executable, "-m", "app.devserver", "--port", str(port),
+        return subprocess.Popen([sys.executable, "-m", "saliency_cli", "serve", "--port", str(port),
                                  "--data-dir", str(data_dir)], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
@@ -41,11 +41,11 @@ def _interrupt(proc: subprocess.Popen, log: Path) -> None:
         code = proc.wait(60)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"devserver did not stop on SIGINT:\n{log.read_text()[-3000:]}")
+        pytest.fail(f"serve did not stop on SIGINT:\n{log.read_text()[-3000:]}")
     assert code == 0, log.read_text()[-3000:]
 
 
-def test_devserver_runs_everything_and_stops_on_ctrl_c(tiny_models_file: Path, upload, tmp_path: Path) -> None:
+def test_serve_runs_everything_and_stops_on_ctrl_c(tiny_models_file: Path, upload, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALIENCY_") and k != "REDIS_URL"}
     env.update({"SALIENCY_MODELS_FILE": str(tiny_models_file), "SALIENCY_PRELOAD": "tiny",
                 "SALIENCY_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"})
@@ -54,17 +54,17 @@ def test_devserver_runs_everything_and_stops_on_ctrl_c(tiny_models_file: Path, u
     base = f"http://127.0.0.1:{port}"
     job_id = None
     for run in (1, 2):
-        log = tmp_path / f"devserver-{run}.log"
+        log = tmp_path / f"serve-{run}.log"
         proc = _start(env, port, data_dir, log)
         try:
             def ready(proc: subprocess.Popen = proc, log: Path = log) -> bool:
                 if proc.poll() is not None:
-                    pytest.fail(f"devserver exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                    pytest.fail(f"serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
                 try:
                     return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
                 except httpx.TransportError:
                     return False
-            wait_until(ready, 120, "the devserver's API and worker", interval=0.2)
+            wait_until(ready, 120, "the serve's API and worker", interval=0.2)
             with httpx.Client(base_url=base, timeout=30) as client:
                 if run == 1:
                     job_id = submit_ok(client, upload.png, model="tiny", params=FAST)

@@ -13,10 +13,10 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from saliency.cli import main
+from saliency_cli.main import main
 from saliency_client import APIError, Client, Job, JobNotFinished, Unreachable, WaitTimeout
 from saliency_client import models as client_models
-from tests.service_fixtures import FAST, SLOW, Service, free_port
+from tests.support.stack import FAST, Gate, Service, free_port, publish_catalog
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def test_errors_carry_the_api_error_json(api: Client, upload, service: Service) 
         nobody.status("0" * 32)
 
 
-def test_wait_gives_up_after_its_timeout(api: Client, upload) -> None:
-    slow = api.submit(upload.png, model="tiny", params=SLOW)
+def test_wait_gives_up_after_its_timeout(api: Client, upload, gate: Gate) -> None:
+    slow = api.submit(upload.png, model="tiny", method="gate", params=gate.params())  # runs until canceled
     try:
         with pytest.raises(WaitTimeout) as late:
             api.wait(slow, timeout=0.5, poll=0.1)
@@ -101,18 +101,19 @@ def test_api_key_is_sent_from_the_argument_or_the_environment(service: Service, 
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """An API with keys on, served here by uvicorn on the shared Redis; its queue has no worker."""
     from app.main import create_app
-    from app.settings import Settings
+    from jobs.settings import Settings
 
     monkeypatch.setenv("SALIENCY_MODELS_FILE", service.env["SALIENCY_MODELS_FILE"])
     key = secrets.token_urlsafe(24)
     settings = Settings(redis_url=service.env["SALIENCY_REDIS_URL"], queue=f"keyed-{secrets.token_hex(4)}",
                         key_prefix=f"keyed-{secrets.token_hex(4)}", auth=True, api_keys=f"dana:{key}")
+    publish_catalog(service.redis, settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        from tests.service_fixtures import wait_until
+        from tests.support.stack import wait_until
 
         wait_until(lambda: server.started, 30, "the keyed API")
         url = f"http://127.0.0.1:{port}"
