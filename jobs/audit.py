@@ -1,7 +1,7 @@
 """The `audit` object of GET /jobs/{id}: enough to reproduce a job and to know who ran it where.
 
 The worker records the model's identity, versions, worker and device (worker.audit) in the job's
-meta; the request (as accepted) and RQ's timestamps come from the API's side. Present on every
+meta; the request (as accepted) and RQ's timestamps come from the submission. Present on every
 job; the worker's part is null until a worker has taken it.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.jobs import JobState
+from jobs.state import JobState
 
 
 class ModelIdentity(BaseModel):

@@ -20,13 +20,10 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from app.settings import Settings
+from jobs.errors import CallbackRefused, WebhooksDisabled
+from jobs.settings import Settings
 
 MAX_LENGTH = 2048
-
-
-class CallbackRefused(ValueError):
-    """The URL may not be called; the message says why."""
 
 
 def check_callback_url(url: str, settings: Settings) -> str:
@@ -77,15 +74,9 @@ def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv
 
 
 def accept_callback(url: str | None, settings: Settings) -> str | None:
-    """The `callback_url` form field at submit: None when absent; FieldError (422) when refused."""
-    from app.validation import FieldError
-
+    """The `callback_url` form field at submit: None when absent; a 422 error when refused."""
     if url is None or not url.strip():
         return None
     if not settings.webhook_secret:
-        raise FieldError("callback_url", "webhooks are off: this service has no SALIENCY_WEBHOOK_SECRET "
-                                         "to sign them with", "webhooks_disabled")
-    try:
-        return check_callback_url(url, settings)
-    except CallbackRefused as exc:
-        raise FieldError("callback_url", str(exc), "invalid_callback_url") from None
+        raise WebhooksDisabled("webhooks are off: this service has no SALIENCY_WEBHOOK_SECRET to sign them with")
+    return check_callback_url(url, settings)

@@ -1,12 +1,9 @@
 """Which jobs each API key owns, newest first: the index behind GET /jobs.
 
-Redis sorted sets, scored by submit time (Unix seconds), members job ids:
+Redis sorted sets (jobs.keys: index), scored by submit time (Unix seconds), members job ids:
+every job of the owner ("" without auth), the owner's jobs on one model, and with one method.
 
-    {prefix}:index:{owner}                  every job of the owner ("" without auth)
-    {prefix}:index:{owner}:model:{name}     the owner's jobs on one model
-    {prefix}:index:{owner}:method:{name}    the owner's jobs with one method
-
-All three are written in the submit transaction (app.jobs). Each write drops entries older than
+All three are written in the submit transaction (jobs.submission). Each write drops entries older than
 `horizon()` and renews the keys' TTL, so the index never outlives the jobs it points to by more
 than that, and an owner who stops submitting leaves nothing behind.
 """
@@ -21,11 +18,9 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.client import Pipeline
 
-from app.settings import Settings
-
-
-class BadCursor(ValueError):
-    pass
+from jobs.errors import BadCursor
+from jobs.keys import Keys
+from jobs.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ class JobIndex:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self._prefix = settings.key_prefix
+        self.keys = Keys(settings.key_prefix)
 
     def horizon(self) -> int:
         """Seconds an entry is kept: the longest a job's data can live (queued, run, then kept)."""
@@ -63,12 +58,7 @@ class JobIndex:
 
     def key(self, owner: str, model: str | None = None, method: str | None = None) -> str:
         """The narrowest index for the filters: model's if given, else method's, else all."""
-        base = f"{self._prefix}:index:{owner}"
-        if model is not None:
-            return f"{base}:model:{model}"
-        if method is not None:
-            return f"{base}:method:{method}"
-        return base
+        return self.keys.index(owner, model, method)
 
     def add(self, pipe: Pipeline, job_id: str, owner: str, model: str, method: str, when: float) -> None:
         """Queue the writes on the caller's transaction."""

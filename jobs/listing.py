@@ -1,6 +1,6 @@
 """GET /jobs: the caller's jobs, newest first, filtered by status, model and method, in pages.
 
-Cost of one page (N: the owner's jobs, P: `limit`), from the sorted sets of app.job_index:
+Cost of one page (N: the owner's jobs, P: `limit`), from the sorted sets of jobs.index:
 
 - no filter, or model and/or method: O(log N + P) Redis reads plus reading P job records (about
   three round trips each); a model (else method) filter picks its own index, so nothing is skipped
@@ -13,27 +13,12 @@ Jobs whose records have expired are skipped (and dropped from the index being re
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from jobs.errors import JobExpired, JobNotFound
+from jobs.index import JobIndex, Position
+from jobs.state import Jobs, JobState
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
-
-from app.auth import principal
-from app.job_index import BadCursor, JobIndex, Position
-from app.jobs import JobExpired, JobNotFound, Jobs, JobState
-from app.schemas import ErrorBody, JobView
-from app.validation import FieldError
-
-router = APIRouter(tags=["jobs"])
 SCAN_LIMIT = 500  # job records one status-filtered page may read
 MAX_PAGE = 100
-
-Status = Literal["queued", "started", "finished", "failed", "canceled"]
-
-
-class JobPage(BaseModel):
-    jobs: list[JobView] = Field(description="newest first")
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: no more")
 
 
 def list_jobs(jobs: Jobs, owner: str, *, status: str | None = None, model: str | None = None,
@@ -41,10 +26,7 @@ def list_jobs(jobs: Jobs, owner: str, *, status: str | None = None, model: str |
               cursor: str | None = None) -> tuple[list[JobState], str | None]:
     """One page of `owner`'s jobs and the cursor of the next one (None at the end)."""
     index: JobIndex = jobs.index
-    try:
-        after = Position.decode(cursor) if cursor else None
-    except BadCursor as exc:
-        raise FieldError("cursor", str(exc), "invalid_cursor") from None
+    after = Position.decode(cursor) if cursor else None
     key = index.key(owner, model, method)
     check_method = method if model is not None else None  # the model's index holds every method
     chunk = limit + 1 if status is None and check_method is None else max(limit + 1, 50)
@@ -65,21 +47,3 @@ def list_jobs(jobs: Jobs, owner: str, *, status: str | None = None, model: str |
             # More to come only if the index goes on: peek one entry (it is read again next page).
             return found, position.encode() if next(entries, None) is not None else None
     return found, None
-
-
-@router.get("/jobs", response_model=JobPage, responses={422: {"model": ErrorBody}})
-def get_jobs(
-    request: Request,
-    status: Annotated[Status | None, Query(description="only jobs in this state")] = None,
-    model: Annotated[str | None, Query(description="only jobs of this model")] = None,
-    method: Annotated[str | None, Query(description="only jobs of this method")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="jobs per page")] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-) -> JobPage:
-    """The caller's jobs (those of its API key), newest first, with cursor paging. Status-filtered
-    pages read at most 500 jobs each, so one may be short yet have a `next_cursor`."""
-    jobs: Jobs = request.app.state.jobs
-    states, next_cursor = list_jobs(jobs, principal(request) or "", status=status, model=model,
-                                    method=method, limit=limit, cursor=cursor)
-    return JobPage(jobs=[JobView.of(s) for s in states], next_cursor=next_cursor)
-

@@ -1,15 +1,14 @@
-"""Reconstructions of a job's salient region, as the API sees them: queue, read, fetch pictures.
+"""Reconstructions of a job's salient region: queue one, read its state, fetch its pictures.
 
-A reconstruction is its own RQ job (worker.reconstruct.run_reconstruction) that depends on the
-explanation job through RQ's `depends_on`: RQ defers it until the explanation has finished and
-then queues it; if the explanation fails or is canceled, it is never run and reports so. Its
-own Redis keys, beside app.store's:
+A reconstruction is its own RQ job (jobs.queue.RECONSTRUCT) that depends on the explanation job
+through RQ's `depends_on`: RQ defers it until the explanation has finished and then queues it; if
+the explanation fails or is canceled, it is never run and reports so. Its own Redis keys:
 
-    {prefix}:source:{job}     the uploaded image, kept for reconstructions (the explanation's
-                              upload is dropped once used); only for models with a generator,
-                              as long as the explanation's results can live
-    {prefix}:recons:{job}     set of the job's reconstruction ids
-    {prefix}:recon:{rid}      hash: summary JSON, variations.png, variation-<k>.png (result_ttl)
+    source:{job}     the uploaded image, kept for reconstructions (the explanation's upload is
+                     dropped once used); only for models with a generator, as long as the
+                     explanation's results can live
+    recons:{job}     set of the job's reconstruction ids
+    recon:{rid}      hash: summary JSON, variations.png, variation-<k>.png (result_ttl)
 """
 from __future__ import annotations
 
@@ -20,34 +19,21 @@ from datetime import datetime
 from typing import Any
 
 from redis import Redis
-from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from app.jobs import SERIALIZER, JobConflict, JobExpired, JobNotFound, Jobs
-from app.settings import Settings
+from jobs import meta, queue
+from jobs.errors import JobConflict, JobExpired, JobNotFound
+from jobs.keys import Keys
+from jobs.settings import Settings
+from jobs.state import Jobs
 
-TASK = "worker.reconstruct.run_reconstruction"
 SUMMARY = "summary.json"
 GRID = "variations.png"
 
 
 def variation_name(k: int) -> str:
     return f"variation-{k}.png"
-
-
-class ReconKeys:
-    def __init__(self, settings: Settings) -> None:
-        self.prefix = settings.key_prefix
-
-    def source(self, job_id: str) -> str:
-        return f"{self.prefix}:source:{job_id}"
-
-    def index(self, job_id: str) -> str:
-        return f"{self.prefix}:recons:{job_id}"
-
-    def result(self, recon_id: str) -> str:
-        return f"{self.prefix}:recon:{recon_id}"
 
 
 def source_ttl(settings: Settings) -> int:
@@ -74,8 +60,8 @@ class Reconstructions:
         self.jobs = jobs
         self.redis: Redis = jobs.redis
         self.settings = jobs.settings
-        self.keys = ReconKeys(jobs.settings)
-        self.queue = Queue(jobs.settings.queue, connection=self.redis, serializer=SERIALIZER)
+        self.keys = Keys(jobs.settings.key_prefix)
+        self.queue = queue.explain_queue(self.redis, self.settings)
 
     def keep_source(self, job_id: str, image: bytes) -> None:
         self.redis.set(self.keys.source(job_id), image, ex=source_ttl(self.settings))
@@ -87,11 +73,11 @@ class Reconstructions:
         recon_id = secrets.token_hex(16)
         ttl = source_ttl(self.settings)
         with self.redis.pipeline() as pipe:
-            pipe.sadd(self.keys.index(job_id), recon_id)
-            pipe.expire(self.keys.index(job_id), max(ttl, self.settings.record_ttl))
+            pipe.sadd(self.keys.recons(job_id), recon_id)
+            pipe.expire(self.keys.recons(job_id), max(ttl, self.settings.record_ttl))
             pipe.execute()
         self.queue.enqueue_call(
-            TASK,
+            queue.RECONSTRUCT,
             kwargs={"recon_id": recon_id, "job_id": job_id, "model": model, "params": params},
             depends_on=job_id,
             timeout=self.settings.job_timeout,
@@ -100,29 +86,26 @@ class Reconstructions:
             ttl=ttl,  # a reconstruction still waiting when the image expires could only fail
             job_id=recon_id,
             description=f"reconstruct {model} for {job_id}",
-            meta={"parent": job_id, "params": params, "progress": 0.0},
+            meta=meta.new_reconstruction(job_id, params),
         )
         return recon_id
 
     def ids(self, job_id: str) -> list[str]:
-        return sorted(m.decode() for m in self.redis.smembers(self.keys.index(job_id)))
+        return sorted(m.decode() for m in self.redis.smembers(self.keys.recons(job_id)))
 
     def _fetch(self, job_id: str, recon_id: str) -> Job:
-        if not self.redis.sismember(self.keys.index(job_id), recon_id):
+        if not self.redis.sismember(self.keys.recons(job_id), recon_id):
             raise JobNotFound(f"job {job_id} has no reconstruction {recon_id!r}")
         try:
-            return Job.fetch(recon_id, connection=self.redis, serializer=SERIALIZER)
+            return queue.fetch(self.redis, recon_id)
         except NoSuchJobError:
             raise JobExpired(f"reconstruction {recon_id} has expired") from None
 
     def state(self, job_id: str, recon_id: str) -> ReconState:
         job = self._fetch(job_id, recon_id)
-        meta = job.meta or {}
-        rq_status = job.get_status(refresh=False)
-        status = {JobStatus.STARTED: "started", JobStatus.FINISHED: "finished", JobStatus.FAILED: "failed",
-                  JobStatus.STOPPED: "canceled", JobStatus.CANCELED: "canceled"}.get(rq_status, "queued")
-        error = meta.get("error")
-        if status == "failed" and meta.get("canceled"):
+        status = queue.status_of(job)
+        error = meta.error(job)
+        if status == "failed" and meta.canceled(job):
             status = "canceled"
         if status == "queued":
             parent = self.jobs.state(job_id).status  # JobExpired when the explanation is gone
@@ -133,12 +116,12 @@ class Reconstructions:
             error = "the reconstruction failed without a message (was its worker lost?)"
         summary = None
         if status == "finished":
-            raw = self.redis.hget(self.keys.result(recon_id), SUMMARY)
+            raw = self.redis.hget(self.keys.recon(recon_id), SUMMARY)
             if raw is None:
                 raise JobExpired(f"the results of reconstruction {recon_id} have expired")
             summary = json.loads(raw)
-        return ReconState(recon_id, job_id, status, 1.0 if status == "finished" else float(meta.get("progress", 0.0)),
-                          job.created_at, job.started_at, job.ended_at, meta.get("params", {}), error, summary)
+        return ReconState(recon_id, job_id, status, 1.0 if status == "finished" else meta.progress(job),
+                          job.created_at, job.started_at, job.ended_at, meta.recon_params(job), error, summary)
 
     def cancel(self, job_id: str, recon_id: str) -> ReconState:
         """Waiting: canceled at once. Running: flag set, the worker stops at its next progress call."""
@@ -161,7 +144,31 @@ class Reconstructions:
         state = self.state(job_id, recon_id)
         if state.status != "finished":
             raise JobConflict(f"reconstruction {recon_id} is {state.status}; pictures exist once it has finished")
-        data = self.redis.hget(self.keys.result(recon_id), name)
+        data = self.redis.hget(self.keys.recon(recon_id), name)
         if data is None:
             raise JobNotFound(f"reconstruction {recon_id} has no picture {name!r}")
         return data
+
+    def keep_and_submit(self, job_id: str, image: bytes, model: str, params: dict[str, Any] | None) -> str | None:
+        """After an explanation was queued for a model with a generator: keep its image for
+        reconstructions and queue the one asked for; returns its id."""
+        self.keep_source(job_id, image)
+        return None if params is None else self.submit(job_id, model, params)
+
+    def store_result(self, recon_id: str, fields: dict[str, bytes]) -> None:
+        """The worker's pictures and summary (SUMMARY, GRID, variation-<k>.png), all or none."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.recon(recon_id), mapping=fields)
+            pipe.expire(self.keys.recon(recon_id), self.settings.result_ttl)
+            pipe.execute()
+
+    def stored_summary(self, recon_id: str) -> dict[str, Any] | None:
+        raw = self.redis.hget(self.keys.recon(recon_id), SUMMARY)
+        return json.loads(raw) if raw is not None else None
+
+    def source(self, job_id: str) -> bytes | None:
+        return self.redis.get(self.keys.source(job_id))
+
+
+def recon_url(job_id: str, recon_id: str) -> str:
+    return f"/jobs/{job_id}/reconstructions/{recon_id}"

@@ -1,7 +1,8 @@
 """Every setting of the service (API and worker) in one place, read from SALIENCY_* variables.
 
-The README's settings table lists the same fields. The library's own variables (SALIENCY_DEVICE, SALIENCY_MODELS_FILE,
-SALIENCY_OFFLINE) are read by saliency/ itself and are not fields here.
+The README's settings table lists the same fields. The library's own variables (SALIENCY_DEVICE,
+SALIENCY_MODELS_FILE, SALIENCY_OFFLINE, SALIENCY_PLUGINS) are read by saliency/ itself and are not
+fields here.
 """
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
         7 * 86400, ge=1,
         description="seconds a job id is remembered after its data expired, to answer 410 not 404")
 
+    # Catalog (jobs.catalog) and POST /predict (jobs.predict)
+    catalog_refresh: float = Field(
+        30.0, gt=0, description="seconds between a worker's publications of the models it can run")
+    catalog_ttl: int = Field(
+        86400, ge=1, description="seconds a worker's published models stay listed after its last publication")
+    predict_timeout: float = Field(
+        10.0, gt=0, description="seconds POST /predict waits for a worker before answering 503")
+
     # Worker
     progress_interval: float = Field(
         0.5, gt=0, description="least seconds between progress writes and cancel checks")
@@ -52,7 +61,7 @@ class Settings(BaseSettings):
         "", description="comma-separated models a worker loads at start; empty: the default model; "
                         "`none`: load on first use")
 
-    # Security (app/auth.py, app/ratelimit.py)
+    # Security (app/middleware/auth.py, app/middleware/ratelimit.py)
     auth: bool = Field(
         True, description="`off` serves without API keys, for local use only (`make run` sets it)")
     api_keys: str = Field(
@@ -62,7 +71,7 @@ class Settings(BaseSettings):
         600, ge=0, description="other requests per minute per API key (0: no limit)")
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS; empty: CORS off")
 
-    # Lost jobs (worker/janitor.py)
+    # Lost jobs (jobs/lost.py)
     job_lease: int = Field(
         30, ge=1, description="seconds a running job's worker may stay silent before its job counts as lost")
     janitor_interval: float = Field(5.0, gt=0, description="seconds between sweeps for lost jobs")
@@ -74,7 +83,7 @@ class Settings(BaseSettings):
         0, ge=0, le=65535,
         description="port a worker serves its Prometheus metrics on (0: off; `make run` uses 9101 and up)")
 
-    # Webhooks (app/webhook_url.py, app/webhook_log.py, worker/webhooks.py)
+    # Webhooks (jobs/webhooks.py, worker/webhooks.py)
     webhook_secret: str = Field(
         "", description="HMAC-SHA256 key that signs webhook bodies; empty: callback_url is refused")
     webhook_allowed_hosts: str = Field(
@@ -88,7 +97,7 @@ class Settings(BaseSettings):
         2.0, gt=0, description="seconds before the first retry; doubled after each failed attempt")
     webhook_backoff_max: float = Field(300.0, gt=0, description="longest wait between two attempts")
 
-    # Idempotency-Key (app/idempotency.py)
+    # Idempotency-Key (jobs/idempotency.py)
     idempotency_ttl: int = Field(86400, ge=1, description="seconds an Idempotency-Key is remembered")
 
     @model_validator(mode="after")

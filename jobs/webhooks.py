@@ -1,10 +1,10 @@
 """Webhook deliveries in Redis: what is due when, and every attempt made, for GET /jobs/{id}.
 
-    {prefix}:webhooks:due    sorted set: job id -> unix time its next attempt is due
-    {prefix}:webhook:{id}    list of attempts (JSON: attempt, at, status_code, error, ok), record_ttl
+    webhooks:due    sorted set: job id -> unix time its next attempt is due
+    webhook:{id}    list of attempts (JSON: attempt, at, status_code, error, ok), record_ttl
 
 A job that reaches a final state with a callback_url is added to the due set (worker.reliable,
-worker.janitor, app.jobs for a queued job canceled). Each worker's delivery thread (worker.webhooks)
+jobs.lost, jobs.state for a queued job canceled). Each worker's delivery thread (worker.webhooks)
 claims due entries atomically, pushing their time a lease ahead, so that one worker sends each
 attempt and a worker that dies mid-attempt leaves the entry to be claimed again after the lease:
 delivery is at least once, and pending retries survive any worker.
@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 from redis import Redis
 from redis.client import Pipeline
 
-from app.settings import Settings
+from jobs.keys import Keys
+from jobs.settings import Settings
 
 # Claim up to ARGV[3] entries due by ARGV[1]: their due time becomes ARGV[2] (now + lease).
 _CLAIM = """
@@ -47,11 +48,11 @@ class WebhookView(BaseModel):
 
 
 def due_key(settings: Settings) -> str:
-    return f"{settings.key_prefix}:webhooks:due"
+    return Keys(settings.key_prefix).webhooks_due()
 
 
 def _log_key(settings: Settings, job_id: str) -> str:
-    return f"{settings.key_prefix}:webhook:{job_id}"
+    return Keys(settings.key_prefix).webhook(job_id)
 
 
 def schedule(conn: Redis | Pipeline, settings: Settings, job_id: str, delay: float = 0.0) -> None:

@@ -8,29 +8,24 @@ created it; anyone else gets the same 404 as for an id that never existed, so id
 
 The key and the rate limit are checked in an ASGI middleware, before the request body is read:
 an anonymous client cannot make the API parse a 20 MB upload. Ownership needs the route's
-`job_id`, so it is a dependency of every route of the router (routes added later included).
+`job_id`, so it is a dependency of the routers with job ids (app.deps.owner_check).
 
 SALIENCY_AUTH=off turns all of this off, for local use on loopback (`make run`).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.security import APIKeyHeader, HTTPBearer
 from redis import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import REDIS_RETRY_AFTER
-from app.jobs import JobNotFound
-from app.ratelimit import RateLimiter
-from app.schemas import ErrorBody
-from app.settings import Settings
-from app.store import Store
+from app.errors import body, redis_unavailable
+from app.middleware.ratelimit import RateLimiter
+from jobs.settings import Settings
 
 # Reachable without a key: liveness, readiness, and the API's own documentation.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
@@ -108,8 +103,8 @@ class AuthMiddleware:
             decision = self.gate.limiter.hit(f"{name}:{'submit' if submit else 'read'}",
                                              self.gate.submit_limit if submit else self.gate.read_limit)
         except RedisError:
-            await _reply(send, 503, "the job store (Redis) is unavailable; try again shortly",
-                         "redis_unavailable", {"Retry-After": str(REDIS_RETRY_AFTER)})
+            status, detail, code, retry = redis_unavailable()
+            await _reply(send, status, detail, code, retry)
             return
         if not decision.allowed:
             what = "submissions" if submit else "requests"
@@ -125,40 +120,11 @@ def _public(path: str) -> bool:
 
 
 async def _reply(send: Send, status: int, detail: str, code: str, headers: dict[str, str]) -> None:
-    body = json.dumps({"detail": detail, "code": code, "field": None}).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    content = body(detail, code)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-def principal(request: Request) -> str | None:
-    """The key name the request was made with; None when auth is off."""
-    return getattr(request.state, "principal", None)
-
-
-# Declared only so the OpenAPI document and /docs show both ways to send a key; the middleware
-# does the checking.
-_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
-
-
-def owner_check(request: Request, _b: object = Depends(_bearer), _k: object = Depends(_api_key)) -> None:
-    """A route with a `job_id` answers 404 unless the job was created with the caller's key."""
-    job_id = request.path_params.get("job_id")
-    settings: Settings = request.app.state.settings
-    if job_id is None or not settings.auth:
-        return
-    owner = Store(request.app.state.redis, settings).owner_of(job_id)
-    if owner is None or owner != principal(request):
-        # The very message of an unknown id: an id's existence is not revealed.
-        raise JobNotFound(f"no job {job_id!r}")
-
-
-RESPONSES: dict[int | str, dict] = {
-    401: {"model": ErrorBody, "description": "no API key, or an unknown one"},
-    429: {"model": ErrorBody, "description": "this key's rate limit is spent; see Retry-After"},
-}
+    await send({"type": "http.response.body", "body": content})
 
 
 def install(app: FastAPI, settings: Settings, redis: Redis) -> None:

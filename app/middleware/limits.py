@@ -6,16 +6,16 @@ against `max_upload_bytes`; this middleware only guarantees nobody streams gigab
 """
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import body
 
 # Room for the form's text fields and the multipart boundaries around the image.
 FORM_SLACK = 64 * 1024
 
 
 class BodyTooLarge(Exception):
-    pass
+    """Raised into the app when the streamed body passes the limit; answered 413 here."""
 
 
 class BodyLimit:
@@ -80,13 +80,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _reply(send: Send, size: int, limit: int) -> None:
-    body = json.dumps({
-        "detail": f"request body of {size}+ bytes exceeds the limit of {limit} bytes",
-        "code": "upload_too_large",
-        "field": None,
-    }).encode()
+    content = body(f"request body of {size}+ bytes exceeds the limit of {limit} bytes", "upload_too_large")
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
+                            (b"content-length", str(len(content)).encode()),
                             (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": content})

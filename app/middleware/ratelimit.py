@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from redis import Redis
 
+from jobs.keys import Keys
+
 # KEYS[1]: the budget's key. ARGV: emission interval (s), burst window (s).
 # Returns {allowed (0/1), seconds to wait as a string}.
 _GCRA = """
@@ -46,11 +48,11 @@ class Decision:
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._script = redis.register_script(_GCRA)
-        self._prefix = prefix
+        self._keys = Keys(prefix)
 
     def hit(self, name: str, limit: int, period: float = 60.0) -> Decision:
         """Spend one request of `name`'s budget of `limit` per `period` seconds; 0 = unlimited."""
         if limit <= 0:
             return Decision(True, 0.0)
-        allowed, wait = self._script(keys=[f"{self._prefix}:rate:{name}"], args=[period / limit, period])
+        allowed, wait = self._script(keys=[self._keys.rate(name)], args=[period / limit, period])
         return Decision(bool(int(allowed)), float(wait))

@@ -9,8 +9,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC_DIR = Path(__file__).parent / "static"
-PREFIX = "/static"  # app.auth lets it through without a key: the files hold no data
+STATIC_DIR = Path(__file__).parents[1] / "static"
+PREFIX = "/static"  # app.middleware.auth lets it through without a key: the files hold no data
 
 router = APIRouter()
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.service_fixtures import FAST, MAX_UPLOAD, QUEUE, Service, submit, submit_ok, wait_status
+from tests.support.stack import FAST, MAX_UPLOAD, QUEUE, Service, submit, submit_ok, wait_status
 
 
 def test_health_and_openapi(client: httpx.Client) -> None:
@@ -94,11 +94,12 @@ def test_explain_a_named_class(client: httpx.Client, running_worker: Service, up
 
 def test_worker_failure_is_readable_and_the_worker_goes_on(client: httpx.Client, running_worker: Service,
                                                            upload) -> None:
-    # `broken` has labels but no weights file: it passes the submit checks, the worker cannot load it.
+    # `broken`'s weights file exists but holds no network: it is listed, and the worker cannot load it.
     bad = submit_ok(client, upload.png, model="broken", params=FAST)
     failed = wait_status(client, bad, "finished", "failed")
     assert failed["status"] == "failed"
-    assert "does not exist" in failed["error"] and "Traceback" not in failed["error"]
+    assert "is not a TorchScript" in failed["error"] and "broken.pt" in failed["error"]
+    assert "Traceback" not in failed["error"]
     assert failed["result"] is None
     assert client.get(f"/jobs/{bad}/overlay.png").status_code == 409
 
@@ -176,3 +177,23 @@ def test_expired_results_are_410(client: httpx.Client, running_worker: Service, 
     redis.delete(f"rq:job:{job_id}")
     assert client.get(f"/jobs/{job_id}").status_code == 410
     assert client.get(f"/jobs/{job_id}/saliency.npy").status_code == 410
+
+
+def test_a_model_whose_weights_are_absent_is_not_listed_and_refused_naming_the_file(
+        client: httpx.Client, upload) -> None:
+    """As a new user meets it: `missing` is known to the worker, but its file is not there."""
+    listed = {m["name"] for m in client.get("/models").json()}
+    assert {"tiny", "tiny_gen", "broken"} <= listed and "missing" not in listed
+    everything = {m["name"]: m for m in client.get("/models", params={"all": "true"}).json()}
+    assert everything["missing"]["available"] is False
+    assert "missing.pt does not exist" in everything["missing"]["unavailable_reason"]
+    r = submit(client, upload.png, model="missing", params=FAST)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "model_unavailable" and body["field"] == "model"
+    assert "missing.pt does not exist" in body["detail"]
+
+
+def test_an_unknown_model_gets_close_names(client: httpx.Client, upload) -> None:
+    body = submit(client, upload.png, model="tinny", params=FAST).json()
+    assert body["code"] == "unknown_model" and "did you mean 'tiny'" in body["detail"]

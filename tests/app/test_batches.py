@@ -7,7 +7,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from tests.service_fixtures import FAST, Service, wait_until
+from tests.support.stack import FAST, Service, wait_until
 
 
 def planted_png(seed: int, height: int, width: int) -> bytes:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.service_fixtures import FAST, QUEUE, Service, wait_status
+from tests.support.stack import FAST, QUEUE, Service, wait_status
 
 
 def post(client: httpx.Client, png: bytes, key: str | None, **fields: str) -> httpx.Response:
@@ -100,7 +100,7 @@ def test_keys_are_per_api_key_name(service: Service, upload, tiny_models_file,
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from app.settings import Settings
+    from jobs.settings import Settings
 
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tiny_models_file))
     secrets_ = {name: secrets.token_urlsafe(24) for name in ("alice", "bob")}

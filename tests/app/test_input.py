@@ -14,7 +14,7 @@ from PIL import Image
 from rq import Queue
 
 from saliency.images import MAX_PIXELS
-from tests.service_fixtures import FAST, QUEUE, Service, submit, submit_ok, wait_status, wait_until
+from tests.support.stack import FAST, QUEUE, Service, submit, submit_ok, wait_status, wait_until
 
 
 def encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
@@ -105,7 +105,7 @@ def test_params_of_the_wrong_type_or_range_are_422_with_the_field(client: httpx.
 
 def test_over_the_size_limit_while_streaming(client: httpx.Client, service: Service) -> None:
     """A chunked body has no Content-Length: it is counted as it arrives and cut off at the limit."""
-    from tests.service_fixtures import MAX_UPLOAD
+    from tests.support.stack import MAX_UPLOAD
 
     before = redis_snapshot(service)
     boundary = "b0undary"

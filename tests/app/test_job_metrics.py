@@ -4,7 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.service_fixtures import FAST, QUEUE, Service, submit, submit_ok, wait_status
+from tests.support.stack import FAST, QUEUE, Service, submit, submit_ok, wait_status
 
 # The tiny model's input is 32 x 32: step ceil(1024 / 224) = 5 pixels, 205 steps, 206 queries.
 QUERIES_AT_32PX = 206

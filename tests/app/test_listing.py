@@ -10,10 +10,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.job_index import JobIndex
+from jobs.index import JobIndex
 from app.main import create_app
-from app.settings import Settings
-from tests.service_fixtures import FAST, SLOW, Service, submit_ok, wait_status
+from jobs.settings import Settings
+from tests.support.stack import FAST, Gate, Service, submit_ok, wait_status, publish_catalog
 
 
 def walk(client: httpx.Client, **query: object) -> list[dict]:
@@ -33,18 +33,20 @@ def walk(client: httpx.Client, **query: object) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def mine(client_module: httpx.Client, service: Service, upload) -> dict[str, list[str]]:
+def mine(client_module: httpx.Client, service: Service, upload,
+         tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """Jobs of this module, by kind, each final: 4 finished, 2 failed (model `broken`), 1 canceled."""
     if not service.worker.alive:  # an earlier test may have stopped it
         service.start_worker()
     c = client_module
+    gate = Gate(tmp_path_factory.mktemp("gates"))  # never released: that job is canceled
     kinds: dict[str, list[str]] = {"finished": [], "failed": [], "canceled": []}
     for i in range(6):
         if i in (1, 4):
             kinds["failed"].append(submit_ok(c, upload.png, model="broken", params=FAST))
         else:
             kinds["finished"].append(submit_ok(c, upload.png, model="tiny", params=FAST))
-    slow = submit_ok(c, upload.png, model="tiny", params=SLOW)
+    slow = submit_ok(c, upload.png, model="tiny", method="gate", params=gate.params())
     assert c.delete(f"/jobs/{slow}").status_code in (200, 202)
     kinds["canceled"].append(slow)
     for kind, ids in kinds.items():
@@ -127,6 +129,7 @@ def test_listings_and_batches_answer_only_to_their_key(service: Service, upload,
     settings = Settings(redis_url=service.env["SALIENCY_REDIS_URL"], queue=f"own-{secrets.token_hex(4)}",
                         key_prefix=f"own-{secrets.token_hex(4)}", auth=True,
                         api_keys=",".join(f"{n}:{k}" for n, k in keys.items()))
+    publish_catalog(service.redis, settings)
     api = TestClient(create_app(settings))
     as_ = {n: {"X-API-Key": k} for n, k in keys.items()}
     files = [("images", ("a.png", upload.png, "image/png"))] * 2

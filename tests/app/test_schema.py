@@ -10,7 +10,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from tests.service_fixtures import Service
+from tests.support.stack import Service
 
 EXAMPLES = 20  # per operation
 

@@ -19,12 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.auth import AuthConfigError
-from app.jobs import Jobs
+from app.middleware.auth import AuthConfigError
+from jobs.state import Jobs
 from app.main import create_app
-from app.settings import Settings
-from app.validation import Submission
-from tests.service_fixtures import (FAST, MAX_UPLOAD, QUEUE, ROOT, Service, extra_api, submit, submit_ok,
+from jobs.settings import Settings
+from tests.support.stack import (FAST, MAX_UPLOAD, QUEUE, ROOT, Service, enqueue, extra_api, submit, submit_ok,
                                     wait_status, wait_until)
 
 KEYS = {name: secrets.token_urlsafe(24) for name in ("alice", "bob", "carol")}
@@ -159,11 +158,9 @@ def test_keys_on_without_usable_keys_refuse_to_start() -> None:
 def test_job_ids_are_128_random_bits(service: Service) -> None:
     """uuid4 would fix 6 of the 128 bits (version and variant); these ids leave none fixed."""
     settings = Settings(redis_url=service.env["SALIENCY_REDIS_URL"], queue="ids-only", key_prefix="ids-only")
-    jobs = Jobs(service.redis, settings)
     buf = io.BytesIO()
     Image.new("RGB", (4, 4)).save(buf, "PNG")
-    sub = Submission(buf.getvalue(), 4, 4, "tiny", "oise", None, {})
-    ids = [jobs.submit(sub) for _ in range(64)]
+    ids = [enqueue(service.redis, settings, buf.getvalue()) for _ in range(64)]
     try:
         assert len(set(ids)) == len(ids)
         assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)

@@ -6,8 +6,8 @@ import re
 
 import yaml
 
-from app.settings import Settings
-from tests.service_fixtures import ROOT
+from jobs.settings import Settings
+from tests.support.stack import ROOT
 
 
 def test_compose_describes_redis_api_and_gpu_workers() -> None:

@@ -1,4 +1,4 @@
-"""The lost-job policy of worker.janitor, on real RQ records in a real Redis, without workers: a
+"""The lost-job policy of jobs.lost, on real RQ records in a real Redis, without workers: a
 job is put in the state a worker leaves it in when it dies mid-job, then the janitor sweeps."""
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from rq import Queue
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
-from app.jobs import SERIALIZER, Jobs
-from app.settings import Settings
-from app.store import Store
-from app.validation import Submission
-from worker import janitor
-from worker.janitor import reap
+from jobs import lost
+from jobs.lost import reap
+from jobs.queue import SERIALIZER
+from jobs.settings import Settings
+from jobs.state import Jobs
+from jobs.store import Store
+from tests.support.stack import enqueue
 
 LEASE = 5
 
@@ -46,8 +47,7 @@ def _png() -> bytes:
 def running_job(redis: Redis, settings: Settings, started_ago: float = 0.0) -> str:
     """Submit a job and leave it as a worker does once it took it: dequeued, `started`, and
     registered in the started registry for one lease, which nobody renews."""
-    sub = Submission(image=_png(), width=8, height=8, model="tiny", method="oise", target=None, params={})
-    job_id = Jobs(redis, settings).submit(sub, owner="alice")
+    job_id = enqueue(redis, settings, _png(), owner="alice")
     queue = Queue(settings.queue, connection=redis, serializer=SERIALIZER)
     assert redis.lrem(queue.key, 0, job_id) == 1
     job = Job.fetch(job_id, connection=redis, serializer=SERIALIZER)
@@ -79,7 +79,7 @@ def test_a_lost_job_is_queued_again_at_the_front_then_failed(redis: Redis, setti
     queue = Queue(settings.queue, connection=redis, serializer=SERIALIZER)
     store = Store(redis, settings)
     job_id = running_job(redis, settings)
-    waiting = Jobs(redis, settings).submit(Submission(_png(), 8, 8, "tiny", "oise", None, {}), owner="bob")
+    waiting = enqueue(redis, settings, _png(), owner="bob")
 
     assert reap(redis, settings, cutoff=after_lease()) == [(job_id, "requeued")]
     job = fetch(redis, job_id)
@@ -122,7 +122,7 @@ def test_a_lease_renewed_while_the_janitor_decides_wins(redis: Redis, settings: 
     """The worker was slow, not dead: its renewal lands between the janitor's read and its write."""
     job_id = running_job(redis, settings)
     registry_key = Queue(settings.queue, connection=redis).started_job_registry.key
-    real_fetch = Job.fetch
+    real_fetch = lost.queue.fetch
     renewed = []
 
     def fetch_then_renew(*args, **kwargs):
@@ -132,7 +132,7 @@ def test_a_lease_renewed_while_the_janitor_decides_wins(redis: Redis, settings: 
             renewed.append(redis.zadd(registry_key, {entry: after_lease() + 60}, xx=True))
         return job
 
-    monkeypatch.setattr(janitor.Job, "fetch", fetch_then_renew)
+    monkeypatch.setattr(lost.queue, "fetch", fetch_then_renew)  # the janitor reads the job through it
     assert reap(redis, settings, cutoff=after_lease()) == []
     assert renewed == [0]  # ZADD XX updated the entry (0 added)
     assert fetch(redis, job_id).get_status() == JobStatus.STARTED

@@ -1,23 +1,23 @@
-"""Fixtures of the service tests: a real redis-server, real worker and API processes, real HTTP.
+"""The service test stack, as pytest fixtures: a real redis-server, real worker and API processes,
+real HTTP. Loaded for every test from tests/conftest.py (`pytest_plugins`).
 
-Loaded from tests/conftest.py through `pytest_plugins`. Everything is session-scoped and started
-once: a redis-server on a free port with its data in a temp dir, the tiny model trained and
-exported to a models.toml, one `python -m worker` and one `python -m app` as subprocesses. The
-processes only share the environment a deployment would give them (SALIENCY_* variables).
+Everything is session-scoped and started once: a redis-server on a free port with its data in a
+temp dir, the tiny model trained and exported to a models.toml, one `python -m worker` and one
+`python -m app` as subprocesses. The processes share only what a deployment would give them
+(SALIENCY_* variables); both load the test-only methods of tests/support/methods.py as a plugin.
 """
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -27,76 +27,14 @@ import pytest
 from PIL import Image
 from redis import Redis
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.processes import ROOT, Proc, free_port, start_redis, wait_until  # noqa: F401 (for tests)
+
 QUEUE = "saliency-test"
 MAX_UPLOAD = 1_000_000  # bytes; small so that the 413 tests stay cheap
-# Options that make a job on the tiny model take well under a second, and one that runs long.
-FAST = {"queries": 100, "chains": 20, "grid": 4}
-SLOW = {"queries": 200_000, "chains": 20, "grid": 4}
+FAST = {"queries": 100, "chains": 20, "grid": 4}  # a job on the tiny model that takes well under a second
 WEBHOOK_SECRET = "test-webhook-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-@dataclass
-class Proc:
-    """A child process whose output goes to a log file that failures can show."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        log.close()
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        code = self.proc.returncode
-        self.proc = None
-        return code
-
-    def tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def ensure_alive(self) -> None:
-        if not self.alive:
-            pytest.fail(f"{self.name} is not running; its log ends:\n{self.tail()}")
+PLUGINS = "tests.support.methods"  # gate, sleepy, oom
+RECON = {"variations": 4, "steps": 5, "lr": 0.05}  # a reconstruction that takes a second
 
 
 @dataclass
@@ -110,26 +48,9 @@ class RedisServer:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    from app.devserver import find_redis_server
-
-    data = tmp_path_factory.mktemp("redis")
     port = free_port()
-    proc = Proc("redis-server", [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
-                                 "--dir", str(data), "--save", "", "--appendonly", "no"],
-                dict(os.environ), data / "redis.log")
-    proc.start()
-    server = RedisServer(f"redis://127.0.0.1:{port}/0", proc)
-    client = server.client()
-
-    def pong() -> bool:
-        proc.ensure_alive()
-        try:
-            return bool(client.ping())
-        except Exception:
-            return False
-
-    wait_until(pong, 15, "redis-server to answer")
-    yield server
+    proc = start_redis(tmp_path_factory.mktemp("redis"), port, dict(os.environ))
+    yield RedisServer(f"redis://127.0.0.1:{port}/0", proc)
     proc.stop()
 
 
@@ -140,16 +61,30 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models_file(tiny_toml: Path, models_dir: Path) -> Path:
-    """models.toml with the core tests' tiny CNN and `broken`, whose weights file is missing:
-    it passes submit-time checks (its labels exist) and fails in the worker."""
+    """models.toml with the tiny CNN and three more entries on its weights and labels:
+    `tiny_gen` declares a small untrained DCGAN, so reconstructions run; `broken` names a file
+    that exists but is no network, so it is listed and fails in the worker; `missing` names a file
+    that does not exist, so the catalog says it cannot run and submissions are refused."""
+    from saliency.reconstruction.dcgan import GanConfig, build, save_checkpoint
+
     for path in tiny_toml.parent.iterdir():
         shutil.copy(path, models_dir)
+    cfg = GanConfig(32, nz=16, width=8)
+    save_checkpoint(models_dir / "tiny_gan.pt", cfg, *build(cfg))
+    (models_dir / "broken.pt").write_bytes(b"not a network")
+    common = 'labels = "tiny_labels.txt"\ninput_size = [32, 32]\nmean = [0.5, 0.5, 0.5]\nstd = [0.25, 0.25, 0.25]\n'
     toml = models_dir / tiny_toml.name
-    toml.write_text(toml.read_text() + (
-        '\n[models.broken]\npath = "missing.pt"\nlabels = "tiny_labels.txt"\n'
-        "input_size = [32, 32]\nmean = [0.5, 0.5, 0.5]\nstd = [0.25, 0.25, 0.25]\n"
-    ))
+    toml.write_text(toml.read_text()
+                    + f'\n[models.tiny_gen]\npath = "tiny.pt2"\n{common}generator = "tiny_gan.pt"\n'
+                    + f'\n[models.broken]\npath = "broken.pt"\n{common}'
+                    + f'\n[models.missing]\npath = "missing.pt"\n{common}')
     return toml
+
+
+@pytest.fixture(scope="session")
+def gen_model(tiny_models_file: Path) -> str:
+    """The tiny CNN with a generator (see tiny_models_file)."""
+    return "tiny_gen"
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +104,8 @@ def service_env(redis_server: RedisServer, models_dir: Path) -> dict[str, str]:
         "SALIENCY_WEBHOOK_ALLOW_PRIVATE": "true",
         "SALIENCY_WEBHOOK_BACKOFF": "0.2",
         "SALIENCY_WEBHOOK_ATTEMPTS": "3",
-        "SALIENCY_WORKER_METRICS_PORT": str(free_port()),  # test_service_metrics_prom.py scrapes it
+        "SALIENCY_WORKER_METRICS_PORT": str(free_port()),  # tests/worker/test_metrics.py scrapes it
+        "SALIENCY_PLUGINS": PLUGINS,
         "PYTHONUNBUFFERED": "1",
     })
     return env
@@ -238,8 +174,8 @@ def service(redis_server: RedisServer, service_env: dict[str, str], request: pyt
     worker = Proc("worker", [sys.executable, "-m", "worker"], service_env, logs / "worker.log")
     api = Proc("api", [sys.executable, "-m", "app", "--port", str(port)], service_env, logs / "api.log")
     svc = Service(f"http://127.0.0.1:{port}", redis_server.client(), api, worker, service_env, logs)
-    # The API reads the models file per request, so it can start while the model trains; the
-    # worker preloads the model, so it starts after.
+    # The API needs no model file (workers publish what they run), so it starts while the model
+    # trains; the worker preloads the model, so it starts after.
     api.start()
     try:
         request.getfixturevalue("tiny_models_file")
@@ -292,8 +228,6 @@ def upload() -> Upload:
 
 def submit(client: httpx.Client, png: bytes, **fields: Any) -> httpx.Response:
     """POST /explain; dict `params` are sent as JSON text like a form would."""
-    import json
-
     data = {k: (json.dumps(v) if k == "params" and not isinstance(v, str) else str(v))
             for k, v in fields.items() if v is not None}
     return client.post("/explain", files={"image": ("upload.png", png, "image/png")}, data=data)
@@ -312,3 +246,52 @@ def wait_status(client: httpx.Client, job_id: str, *statuses: str, timeout: floa
         body = r.json()
         return body if body["status"] in statuses else None
     return wait_until(check, timeout, f"job {job_id} to become {' or '.join(statuses)}")
+
+
+class Gate:
+    """Release files of the `gate` test method: `params()` for a job that holds at `progress`
+    until `release()`; releasing lets it finish. Every gate is released when the test ends."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.opened: list[Path] = []
+        self._n = count()
+
+    def params(self, progress: float = 0.5) -> dict[str, Any]:
+        path = self.folder / f"gate-{next(self._n)}"
+        self.opened.append(path)
+        return {"release": str(path), "progress": progress}
+
+    def release(self, params: dict[str, Any] | None = None) -> None:
+        for path in [Path(params["release"])] if params else self.opened:
+            path.touch()
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[Gate]:
+    g = Gate(tmp_path)
+    try:
+        yield g
+    finally:
+        g.release()
+
+
+def enqueue(redis: Redis, settings: Any, png: bytes, owner: str = "", model: str = "tiny", method: str = "oise",
+            params: dict[str, Any] | None = None, width: int = 8, height: int = 8) -> str:
+    """Queue a job straight through the core's submission use case (no API, no checks); its id."""
+    from jobs.submission import Submitter
+    from jobs.validation import Options, Upload
+
+    answer, _ = Submitter(redis, settings).explain(Upload(png, width, height),
+                                                   Options(model, method, None, params or {}, []), owner, False)
+    return answer.job_id
+
+
+def publish_catalog(redis: Redis, settings: Any, worker: str = "test-publisher") -> None:
+    """Publish what a worker would (from $SALIENCY_MODELS_FILE), under `settings`' key prefix: for
+    APIs built in a test with their own prefix, whose catalog no real worker fills."""
+    from jobs.catalog import publish
+    from worker.catalog import describe_all
+
+    infos, labels = describe_all()
+    publish(redis, settings, worker, infos, labels)

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torchvision
 
-from tests.service_fixtures import FAST, SLOW, Service, submit_ok, wait_status
+from tests.support.stack import FAST, Gate, Service, submit_ok, wait_status
 
 
 def test_audit_of_a_finished_job(client: httpx.Client, running_worker: Service, upload,
@@ -59,7 +59,8 @@ def test_audit_of_a_finished_job(client: httpx.Client, running_worker: Service, 
     np.testing.assert_allclose(again.saliency, stored, atol=1e-5)
 
 
-def test_audit_of_failed_and_queued_jobs(client: httpx.Client, running_worker: Service, upload) -> None:
+def test_audit_of_failed_and_queued_jobs(client: httpx.Client, running_worker: Service, upload,
+                                         gate: Gate) -> None:
     failed = wait_status(client, submit_ok(client, upload.png, model="broken", params=FAST), "failed")
     audit = failed["audit"]
     assert audit["model"] is None  # its weights never loaded
@@ -67,7 +68,7 @@ def test_audit_of_failed_and_queued_jobs(client: httpx.Client, running_worker: S
     assert audit["queries"] is None and audit["timings"]["ended_at"] is not None
     assert audit["params"]["queries"] == FAST["queries"]  # the request's, as accepted
 
-    slow = submit_ok(client, upload.png, model="tiny", params=SLOW)  # keeps the worker busy
+    slow = submit_ok(client, upload.png, model="tiny", method="gate", params=gate.params())  # keeps the worker busy
     wait_status(client, slow, "started")
     job_id = submit_ok(client, upload.png, model="tiny", params=FAST)
     queued = client.get(f"/jobs/{job_id}").json()

@@ -3,8 +3,8 @@ down or restarted, results that expire. Nothing may be lost, hang in `started`, 
 service down.
 
 These tests run their own stack (a Redis with its append-only file on, one API, workers started
-and killed at will, short leases) on a queue of their own, with tests/fault_hooks.py's `sleepy`
-and `oom` methods registered in the API and worker processes.
+and killed at will, short leases) on a queue of their own, with the `sleepy`
+and `oom` methods of tests/support/methods.py loaded as a plugin by the API and the workers.
 """
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ import pytest
 from redis import Redis
 from rq.job import Job
 
-from app.jobs import SERIALIZER
-from tests.service_fixtures import ROOT, Proc, free_port, submit, submit_ok, wait_status, wait_until
+from jobs.queue import SERIALIZER
+from tests.support.processes import start_redis
+from tests.support.stack import PLUGINS, Proc, enqueue, free_port, submit, submit_ok, wait_status, wait_until
 
 LEASE = 2  # SALIENCY_JOB_LEASE
 SWEEP = 0.5  # SALIENCY_JANITOR_INTERVAL
@@ -31,12 +32,6 @@ KEEP = 8  # SALIENCY_RESULT_TTL and SALIENCY_FAILURE_TTL
 # A lost job must leave `started` within a lease and a sweep; the rest is slack for a busy CPU.
 LOST_BOUND = LEASE + SWEEP + 4
 QUEUE = "faults"
-
-
-def hooked(module: str) -> list[str]:
-    """`python -m module` with the test methods registered first."""
-    code = f"import tests.fault_hooks, runpy; runpy.run_module({module!r}, run_name='__main__')"
-    return [sys.executable, "-c", code]
 
 
 @dataclass
@@ -55,19 +50,7 @@ class Stack:
         return Redis(port=self.redis_port, socket_timeout=5)
 
     def start_redis(self) -> None:
-        from app.devserver import find_redis_server
-
-        self.redis_proc = Proc("redis", [find_redis_server(), "--port", str(self.redis_port), "--bind",
-                                         "127.0.0.1", "--dir", str(self.data), "--appendonly", "yes",
-                                         "--appendfsync", "always", "--save", ""], self.env, self.logs / "redis.log")
-        self.redis_proc.start()
-
-        def pong() -> bool:
-            try:
-                return bool(self.redis.ping())
-            except Exception:
-                return False
-        wait_until(pong, 15, "Redis to answer")
+        self.redis_proc = start_redis(self.data, self.redis_port, self.env, durable=True)
 
     def kill_redis(self) -> None:
         assert self.redis_proc is not None
@@ -75,7 +58,7 @@ class Stack:
 
     def start_worker(self) -> Proc:
         name = f"fault-worker-{len(self.workers) + 1}"
-        worker = Proc(name, hooked("worker") + ["--name", name], self.env, self.logs / f"{name}.log")
+        worker = Proc(name, [sys.executable, "-m", "worker"] + ["--name", name], self.env, self.logs / f"{name}.log")
         worker.start()
         self.workers.append(worker)
 
@@ -109,11 +92,12 @@ def stack(tiny_models_file: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         "SALIENCY_RESULT_TTL": str(KEEP),
         "SALIENCY_FAILURE_TTL": str(KEEP),
         "SALIENCY_LOST_JOB_RETRIES": "1",
+        "SALIENCY_PLUGINS": PLUGINS,
         "PYTHONUNBUFFERED": "1",
     })
     s = Stack(env, logs, tmp_path_factory.mktemp("fault-redis"), redis_port, f"http://127.0.0.1:{api_port}")
     s.start_redis()
-    s.api = Proc("fault-api", hooked("app") + ["--port", str(api_port)], env, logs / "api.log")
+    s.api = Proc("fault-api", [sys.executable, "-m", "app"] + ["--port", str(api_port)], env, logs / "api.log")
     s.api.start()
     try:
         def healthy() -> bool:
@@ -166,7 +150,7 @@ def time_until_status(client: httpx.Client, job_id: str, *statuses: str, timeout
 def test_a_killed_workers_job_is_run_again(api: httpx.Client, stack: Stack, upload) -> None:
     """SIGKILL mid-job: within a lease and a sweep the job is queued again, with its upload, and
     the next worker runs it to the end, once. (The second loss, which fails the job, and the
-    other cases of the policy are in tests/test_janitor.py.)"""
+    other cases of the policy are in tests/jobs/test_lost.py.)"""
     job = sleepy(api, upload, LEASE + 1.5)  # longer than a lease: it must be renewed to finish once
     wait_running(api, job)
     stack.worker.stop(signal.SIGKILL)
@@ -268,18 +252,16 @@ def test_a_submission_cut_off_midway_leaves_nothing(stack: Stack, upload,
     from redis.exceptions import ConnectionError as RedisConnectionError
     from rq import Queue
 
-    from app.jobs import Jobs
-    from app.settings import Settings
-    from app.validation import Submission
+    from jobs.settings import Settings
 
     def lost(*args, **kwargs):
         raise RedisConnectionError("connection lost")
 
-    jobs = Jobs(stack.redis, Settings(redis_url=stack.env["SALIENCY_REDIS_URL"], queue=QUEUE))
+    settings = Settings(redis_url=stack.env["SALIENCY_REDIS_URL"], queue=QUEUE)
     before = set(stack.redis.keys("*"))
     monkeypatch.setattr(Queue, "enqueue_call", lost)
     with pytest.raises(RedisConnectionError):
-        jobs.submit(Submission(upload.png, upload.width, upload.height, "tiny", "sleepy", None, {}))
+        enqueue(stack.redis, settings, upload.png, method="sleepy", width=upload.width, height=upload.height)
     assert set(stack.redis.keys("*")) - before == set()  # nothing new (older results may expire)
 
 

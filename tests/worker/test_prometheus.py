@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.service_fixtures import FAST, QUEUE, SLOW, Service, submit_ok, wait_status, wait_until
+from tests.support.stack import FAST, QUEUE, Gate, Service, submit_ok, wait_status, wait_until
 
-DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "saliency.json"
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "saliency.json"
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
             "info": ("_info",), "summary": ("_sum", "_count", "")}
 
@@ -36,16 +36,17 @@ def value(families: dict, sample: str, **labels: str) -> float:
                if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
-def test_counters_move_after_real_jobs(client: httpx.Client, running_worker: Service, upload) -> None:
+def test_counters_move_after_real_jobs(client: httpx.Client, running_worker: Service, upload,
+                                       gate: Gate) -> None:
     api0, w0 = scrape(f"{running_worker.url}/metrics"), scrape(worker_url(running_worker))
-    tiny = {"model": "tiny", "method": "oise"}
+    tiny, gated = {"model": "tiny", "method": "oise"}, {"model": "tiny", "method": "gate"}
 
     done = wait_status(client, submit_ok(client, upload.png, model="tiny", params=FAST), "finished", "failed")
     assert done["status"] == "finished", done["error"]
     failed = wait_status(client, submit_ok(client, upload.png, model="broken", params=FAST), "finished", "failed")
     assert failed["status"] == "failed"
     # One running (and then canceled in its worker), one canceled while it waits behind it.
-    slow = submit_ok(client, upload.png, model="tiny", params=SLOW)
+    slow = submit_ok(client, upload.png, model="tiny", method="gate", params=gate.params())
     wait_status(client, slow, "started")
     waiting = submit_ok(client, upload.png, model="tiny", params=FAST)
     depth = value(scrape(f"{running_worker.url}/metrics"), "saliency_queue_depth")
@@ -56,16 +57,19 @@ def test_counters_move_after_real_jobs(client: httpx.Client, running_worker: Ser
     api1, w1 = scrape(f"{running_worker.url}/metrics"), scrape(worker_url(running_worker))
     delta = lambda a, b, name, **labels: value(b, name, **labels) - value(a, name, **labels)  # noqa: E731
     assert depth >= 1
-    assert delta(api0, api1, "saliency_jobs_submitted_total", **tiny) == 3
+    assert delta(api0, api1, "saliency_jobs_submitted_total", **tiny) == 2
+    assert delta(api0, api1, "saliency_jobs_submitted_total", **gated) == 1
     assert delta(api0, api1, "saliency_jobs_submitted_total", model="broken", method="oise") == 1
     assert delta(api0, api1, "saliency_jobs_canceled_total", **tiny) == 1  # the queued one, by the API
-    assert delta(w0, w1, "saliency_jobs_canceled_total", **tiny) == 1  # the running one, by its worker
+    assert delta(w0, w1, "saliency_jobs_canceled_total", **gated) == 1  # the running one, by its worker
     assert delta(w0, w1, "saliency_jobs_finished_total", **tiny) == 1
     assert delta(w0, w1, "saliency_jobs_failed_total", model="broken", method="oise") == 1
     assert delta(w0, w1, "saliency_model_queries_total", **tiny) == done["result"]["queries"]
-    assert delta(w0, w1, "saliency_job_duration_seconds_count", **tiny) == 2  # finished + canceled
+    assert delta(w0, w1, "saliency_job_duration_seconds_count", **tiny) == 1  # finished
+    assert delta(w0, w1, "saliency_job_duration_seconds_count", **gated) == 1  # canceled
     assert delta(w0, w1, "saliency_job_duration_seconds_sum", **tiny) > 0
-    assert delta(w0, w1, "saliency_job_queue_wait_seconds_count", **tiny) == 2
+    assert delta(w0, w1, "saliency_job_queue_wait_seconds_count", **tiny) == 1
+    assert delta(w0, w1, "saliency_job_queue_wait_seconds_count", **gated) == 1
     assert value(api1, "saliency_redis_up") == 1
     assert value(api1, "saliency_workers") >= 1
     assert value(api1, "saliency_queue_depth") == 0
@@ -123,7 +127,7 @@ def test_metrics_need_a_key_when_keys_are_on(running_worker: Service) -> None:
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from app.settings import Settings
+    from jobs.settings import Settings
 
     secret = secrets.token_urlsafe(24)
     settings = Settings(redis_url=running_worker.env["SALIENCY_REDIS_URL"], queue=QUEUE, auth=True,

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import httpx
 
-from tests.service_fixtures import FAST, SLOW, Service, submit_ok, wait_status, wait_until
+from tests.support.stack import FAST, Gate, Service, submit_ok, wait_status, wait_until
 
 
 def test_stop_a_running_job_and_cancel_a_queued_one(client: httpx.Client, running_worker: Service,
-                                                     upload) -> None:
-    long_job = submit_ok(client, upload.png, model="tiny", params=SLOW)
+                                                     upload, gate: Gate) -> None:
+    long_job = submit_ok(client, upload.png, model="tiny", method="gate", params=gate.params())
 
     def running_with_progress() -> dict | None:
         body = client.get(f"/jobs/{long_job}").json()

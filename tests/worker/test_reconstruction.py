@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
-from tests.service_fixtures import FAST, SLOW, Service, submit, submit_ok, wait_status, wait_until
-
-RECON = {"variations": 4, "steps": 5, "lr": 0.05}
-
-
-@pytest.fixture(scope="module")
-def gen_model(tiny_models_file: Path) -> str:
-    """`tiny_gen`: the tiny CNN with a small (untrained) DCGAN declared beside it, appended to the
-    service's models file, which the API reads per request and the worker on first use."""
-    from saliency.reconstruction.dcgan import GanConfig, build, save_checkpoint
-
-    gan = tiny_models_file.parent / "tiny_gan.pt"
-    cfg = GanConfig(32, nz=16, width=8)
-    save_checkpoint(gan, cfg, *build(cfg))
-    text = tiny_models_file.read_text()
-    if "[models.tiny_gen]" not in text:
-        tiny_models_file.write_text(text + (
-            '\n[models.tiny_gen]\npath = "tiny.pt2"\nlabels = "tiny_labels.txt"\ninput_size = [32, 32]\n'
-            'mean = [0.5, 0.5, 0.5]\nstd = [0.25, 0.25, 0.25]\ngenerator = "tiny_gan.pt"\n'))
-    return "tiny_gen"
-
+from tests.support.stack import FAST, RECON, Gate, Service, submit, submit_ok, wait_status, wait_until
 
 def wait_recon(client: httpx.Client, url: str, timeout: float = 90) -> dict:
     def done() -> dict | None:
@@ -39,7 +18,6 @@ def wait_recon(client: httpx.Client, url: str, timeout: float = 90) -> dict:
         body = r.json()
         return body if body["status"] in ("finished", "failed", "canceled") else None
     return wait_until(done, timeout, f"reconstruction {url}")
-
 
 def check_finished(client: httpx.Client, body: dict) -> None:
     assert body["status"] == "finished", body["error"]
@@ -58,7 +36,6 @@ def check_finished(client: httpx.Client, body: dict) -> None:
     view = result["view"]
     assert Image.open(io.BytesIO(one.content)).size == (view[2] - view[0], view[3] - view[1])
 
-
 def test_explain_with_reconstruct(client: httpx.Client, running_worker: Service, upload, gen_model: str) -> None:
     r = submit(client, upload.png, model=gen_model, params=FAST, reconstruct="true",
                reconstruct_params=json.dumps(RECON))
@@ -73,7 +50,6 @@ def test_explain_with_reconstruct(client: httpx.Client, running_worker: Service,
     assert done["result"]["target"]["index"] == explained["result"]["target"]["index"]
     assert done["params"]["variations"] == RECON["variations"] and done["params"]["hidden"] == 0.5
 
-
 def test_reconstruct_a_finished_job(client: httpx.Client, running_worker: Service, upload, gen_model: str) -> None:
     job_id = submit_ok(client, upload.png, model=gen_model, params=FAST)
     wait_status(client, job_id, "finished")
@@ -83,7 +59,6 @@ def test_reconstruct_a_finished_job(client: httpx.Client, running_worker: Servic
     done = wait_recon(client, r.json()["link"])
     check_finished(client, done)
     assert done["params"]["hidden"] == 0.3
-
 
 def test_model_without_generator_is_422(client: httpx.Client, upload, gen_model: str, service: Service) -> None:
     before = service.redis.dbsize()
@@ -97,7 +72,6 @@ def test_model_without_generator_is_422(client: httpx.Client, upload, gen_model:
     r = client.post(f"/jobs/{job_id}/reconstructions", json=RECON)
     assert r.status_code == 422 and r.json()["code"] == "no_generator"
 
-
 def test_bad_reconstruction_options_name_the_field(client: httpx.Client, upload, gen_model: str) -> None:
     r = submit(client, upload.png, model=gen_model, params=FAST, reconstruct="true",
                reconstruct_params='{"hidden": 2}')
@@ -105,10 +79,9 @@ def test_bad_reconstruction_options_name_the_field(client: httpx.Client, upload,
     r = client.get(f"/jobs/{'0' * 32}/reconstructions/{'1' * 32}")
     assert r.status_code == 404
 
-
 def test_canceled_explanation_cancels_its_reconstruction(client: httpx.Client, running_worker: Service, upload,
-                                                         gen_model: str) -> None:
-    r = submit(client, upload.png, model=gen_model, params=SLOW, reconstruct="true",
+                                                         gen_model: str, gate: Gate) -> None:
+    r = submit(client, upload.png, model=gen_model, method="gate", params=gate.params(), reconstruct="true",
                reconstruct_params=json.dumps(RECON))
     assert r.status_code == 202, r.text
     job_id, url = r.json()["job_id"], r.json()["reconstruction"]

@@ -16,12 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.settings import Settings
-from app.webhook_url import CallbackRefused, _host_matches, check_callback_url
+from jobs.callbacks import _host_matches, accept_callback, check_callback_url
+from jobs.errors import CallbackRefused, WebhooksDisabled
+from jobs.settings import Settings
 from worker.webhooks import backoff
-from tests.service_fixtures import FAST, WEBHOOK_SECRET, Service, submit, submit_ok, wait_status, wait_until
+from tests.support.stack import FAST, WEBHOOK_SECRET, Service, submit, submit_ok, wait_status, wait_until
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @dataclass
@@ -190,10 +191,7 @@ def test_allowed_hosts_and_dns() -> None:
 
 
 def test_callbacks_need_a_secret() -> None:
-    from app.validation import FieldError
-    from app.webhook_url import accept_callback
-
-    with pytest.raises(FieldError) as err:
+    with pytest.raises(WebhooksDisabled) as err:
         accept_callback("https://93.184.216.34/hook", Settings(webhook_secret=""))
     assert err.value.code == "webhooks_disabled"
     assert accept_callback("  ", Settings(webhook_secret="")) is None

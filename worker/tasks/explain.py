@@ -1,68 +1,40 @@
-"""The job function RQ runs: one explanation from a stored upload to stored artifacts.
+"""The explanation job: one stored upload -> the library's explanation -> stored artifacts.
 
 It runs inside the worker process (see worker.main for why), so `load_model` finds the model that
 earlier jobs already put on the device.
 """
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import time
 from typing import Any
 
-import numpy as np
-from PIL import Image
-from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from app.settings import get_settings
-from app.store import Store
+from jobs import meta
+from jobs.settings import get_settings
+from jobs.store import Store
 from saliency import explain
 from saliency.errors import Cancelled, SaliencyError
-from saliency.images import ImageError, open_image
-from saliency.render import heatmap, overlay
+from saliency.images import open_image
 from worker import audit, gpu
+from worker.artifacts import render
 from worker.metrics import METRICS
+from worker.progress import Progress
 
-log = logging.getLogger("worker.task")
+log = logging.getLogger("worker.tasks.explain")
 
 
 class UploadMissing(SaliencyError):
-    pass
-
-
-class Progress:
-    """The library's progress callback: writes the fraction to the job's meta and checks the
-    cancel flag, at most once per `interval` seconds so a fast method is not slowed by Redis."""
-
-    def __init__(self, job: Job, store: Store, interval: float) -> None:
-        self.job = job
-        self.store = store
-        self.interval = interval
-        self._last = float("-inf")
-
-    def __call__(self, fraction: float) -> None:
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            return
-        self._last = now
-        self.job.meta["progress"] = round(min(max(float(fraction), 0.0), 1.0), 4)
-        try:
-            self.job.save_meta()
-            canceled = self.store.cancel_requested(self.job.id)
-        except RedisError as exc:  # Redis restarting: progress is best effort, the job goes on
-            log.warning("job %s: progress not saved: %s", self.job.id, exc)
-            return
-        if canceled:
-            raise Cancelled("canceled on request")
+    status = 410
+    code = "expired"
 
 
 def run_explanation(job_id: str, model: str, method: str, target: int | None,
                     params: dict[str, Any], metrics: list[str] | None = None) -> dict[str, Any]:
-    """Enqueued by app.jobs by name. Returns the summary (also stored beside the artifacts)."""
+    """Enqueued by jobs.submission by name. Returns the summary (also stored beside the artifacts)."""
     job = get_current_job()
     if job is None:
         raise RuntimeError("run_explanation runs inside an RQ worker")
@@ -82,29 +54,30 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
         if data is None:
             raise UploadMissing("the uploaded image expired before a worker took the job; submit it again")
         image = open_image(data)
-        job.meta["audit"] = audit.start(model, job.worker_name)  # saved with the next progress write
+        meta.set_audit(job, audit.start(model, job.worker_name))  # saved with the next progress write
         result = explain(image, model=model, method=method, target=target, params=params,
                          progress=progress, metrics=metrics)
         summary = result.summary()
-        job.meta["audit"] = audit.finish(job.meta["audit"], summary)
+        record = audit.finish(meta.audit(job) or {}, summary)
+        meta.set_audit(job, record)
         store.put_result(job_id, summary, render(image, result.saliency))
-        job.meta["progress"] = 1.0
+        meta.set_progress(job, 1.0)
         job.save_meta()
-        outcome, queries = "finished", job.meta["audit"]["queries"]["total"]
+        outcome, queries = "finished", record["queries"]["total"]
         return summary
     except Cancelled:
         outcome = "canceled"
-        job.meta["canceled"] = True
+        meta.mark_canceled(job)
         job.save_meta()
         raise
     except BaseException as exc:
         interrupted = isinstance(exc, (SystemExit, KeyboardInterrupt))
         gpu.note_failure(exc)
-        job.meta["error"] = readable(exc, job.timeout or settings.job_timeout)
+        meta.set_error(job, readable(exc, job.timeout or settings.job_timeout))
         job.save_meta()
         raise
     finally:
-        if not interrupted:  # a stopping worker queues its job again (worker.main): keep the upload
+        if not interrupted:  # a stopping worker queues its job again (worker.reliable): keep the upload
             store.drop_upload(job_id)
             METRICS.ended(model, method, outcome, time.monotonic() - began, queries)
         else:
@@ -118,26 +91,9 @@ def _queue_wait(job: Job) -> float | None:
     return (job.started_at - job.enqueued_at).total_seconds()
 
 
-def render(image: Image.Image, saliency: np.ndarray) -> dict[str, bytes]:
-    """The three artifacts: the float32 map as a gzipped .npy, the heatmap and the overlay."""
-    buf = io.BytesIO()
-    np.save(buf, saliency.astype(np.float32, copy=False))
-    return {
-        "saliency.npy": gzip.compress(buf.getvalue(), compresslevel=6),
-        "saliency.png": _png(heatmap(saliency)),
-        "overlay.png": _png(overlay(image, saliency)),
-    }
-
-
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def readable(exc: BaseException, timeout: int) -> str:
     """A message for the person who submitted the job, not a traceback."""
-    if isinstance(exc, (SaliencyError, ImageError)):
+    if isinstance(exc, SaliencyError):
         return str(exc)
     if gpu.is_oom(exc):
         return gpu.oom_message(exc)
