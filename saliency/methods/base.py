@@ -19,6 +19,12 @@ Progress = Callable[[float], None]
 Classifier = Callable[[torch.Tensor], torch.Tensor]
 
 
+def preferred_chunk(model: Classifier, default: int) -> int:
+    """Images per forward pass: a loaded model's runtime says (measured on its device,
+    saliency.runtimes.calibrate); a plain function gets `default`."""
+    return int(getattr(model, "chunk", None) or default)
+
+
 @dataclass
 class MethodOutput:
     maps: torch.Tensor  # (B, H, W) float32 at the model's input resolution

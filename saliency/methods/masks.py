@@ -10,23 +10,36 @@ import torch
 import torch.nn.functional as F
 
 
-def upsample_shifted(grids: torch.Tensor, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
-    """(N, s, s) grids -> (N, H, W) masks.
+def draw_shifts(n: int, grid: int, size: tuple[int, int], generator: torch.Generator,
+                device: torch.device) -> torch.Tensor:
+    """(n, 2) random offsets (dy, dx) in [0, cell) for `upsample_at`: drawn apart from the
+    upsampling so that a caller can upsample a few masks at a time and still draw the same numbers."""
+    cell_h, cell_w = math.ceil(size[0] / grid), math.ceil(size[1] / grid)
+    dy = torch.randint(0, cell_h, (n,), device=device, generator=generator)
+    dx = torch.randint(0, cell_w, (n,), device=device, generator=generator)
+    return torch.stack([dy, dx], dim=1)
 
-    Each grid is upsampled bilinearly to (s+1)*ceil(H/s) per side and cropped at a random offset in
-    [0, cell) on each axis, so cell borders fall at a different place for every mask.
+
+def upsample_at(grids: torch.Tensor, size: tuple[int, int], shifts: torch.Tensor) -> torch.Tensor:
+    """(N, s, s) grids -> (N, H, W) masks, each cropped at its offset from `draw_shifts`.
+
+    Each grid is upsampled bilinearly to (s+1)*ceil(H/s) per side and cropped at its offset, so cell
+    borders fall at a different place for every mask.
     """
     n, s = grids.shape[0], grids.shape[-1]
     h, w = size
-    cell_h, cell_w = math.ceil(h / s), math.ceil(w / s)
-    big = F.interpolate(grids[:, None], size=((s + 1) * cell_h, (s + 1) * cell_w),
+    big = F.interpolate(grids[:, None], size=((s + 1) * math.ceil(h / s), (s + 1) * math.ceil(w / s)),
                         mode="bilinear", align_corners=False)[:, 0]
     dev = grids.device
-    dy = torch.randint(0, cell_h, (n,), device=dev, generator=generator)
-    dx = torch.randint(0, cell_w, (n,), device=dev, generator=generator)
-    rows = (dy[:, None] + torch.arange(h, device=dev))[:, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, :]
+    rows = (shifts[:, 0, None] + torch.arange(h, device=dev))[:, :, None]
+    cols = (shifts[:, 1, None] + torch.arange(w, device=dev))[:, None, :]
     return big[torch.arange(n, device=dev)[:, None, None], rows, cols]
+
+
+def upsample_shifted(grids: torch.Tensor, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    """(N, s, s) grids -> (N, H, W) masks at fresh random offsets (the RISE trick)."""
+    shifts = draw_shifts(grids.shape[0], grids.shape[-1], size, generator, grids.device)
+    return upsample_at(grids, size, shifts)
 
 
 def gaussian_blur(x: torch.Tensor, kernel: int = 11, sigma: float = 5.0) -> torch.Tensor:

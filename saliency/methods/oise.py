@@ -13,8 +13,8 @@ import math
 import torch
 
 from saliency.catalog.options import OISE_DEFAULT_CHUNK, OiseParams
-from saliency.methods.base import Classifier, MethodOutput, Progress
-from saliency.methods.masks import gaussian_blur, upsample_shifted
+from saliency.methods.base import Classifier, MethodOutput, Progress, preferred_chunk
+from saliency.methods.masks import draw_shifts, gaussian_blur, upsample_at
 
 
 def resample(mask: torch.Tensor, p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -59,53 +59,93 @@ def postprocess(s: torch.Tensor, mode: str, offset: float) -> torch.Tensor:
     return (flat / torch.where(peak > 0, peak, torch.ones_like(peak))).view_as(s)
 
 
+class _Sum:
+    """Per-image sums of masks, S (B, H, W), fed one forward chunk of chains at a time.
+
+    Chains are laid out image-major (rows i*k .. (i+1)*k - 1 belong to image i), so a chunk of
+    rows splits into at most a few runs of one image each; nothing of size chains x H x W is kept.
+    """
+
+    def __init__(self, b: int, k: int, size: tuple[int, int], device: torch.device) -> None:
+        self.k, self.size = k, size
+        self.total = torch.zeros(b, *size, device=device)
+
+    def pieces(self, lo: int, hi: int) -> list[tuple[int, slice]]:
+        """(image, its rows within the chunk [lo, hi), counted from lo)."""
+        return [(i, slice(max(lo, i * self.k) - lo, min(hi, (i + 1) * self.k) - lo))
+                for i in range(lo // self.k, (hi - 1) // self.k + 1)]
+
+    def add(self, lo: int, hi: int, masks: torch.Tensor, weights: torch.Tensor | None = None) -> None:
+        """S[image] += sum over its rows of weight x mask (weight 1 when None)."""
+        for i, rows in self.pieces(lo, hi):
+            part = masks[rows].flatten(1)
+            w = torch.ones(part.shape[0], device=part.device) if weights is None else weights[rows]
+            self.total[i] += (w @ part).view(self.size)
+
+
 @torch.inference_mode()
 def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
          params: OiseParams, progress: Progress | None = None) -> MethodOutput:
-    """Saliency maps (B, H, W) for a batch of normalised images and one target class each."""
+    """Saliency maps (B, H, W) for a batch of normalised images and one target class each.
+
+    Only the chains' coarse grids (chains x s x s) live across steps; image-sized masks exist one
+    forward chunk at a time. The random numbers are drawn for all chains at once, in the order of
+    the per-chain implementation before it (dc2e42f), so the chunk size never changes a map.
+    """
     b, _, h, w = inputs.shape
     # never more chains than queries: a small budget must not be rounded up to a whole batch
     k, s, dev = min(params.chains, params.queries), params.grid, inputs.device
+    n, size = b * k, (h, w)
     gen = torch.Generator(device=dev).manual_seed(params.seed)
     steps = math.ceil(params.queries / k)
     base = torch.zeros_like(inputs) if params.baseline == "mean" else gaussian_blur(inputs)
-    base = base.repeat_interleave(k, 0)
-    delta = inputs.repeat_interleave(k, 0) - base
-    rows = torch.arange(b * k, device=dev)
+    delta = inputs - base
     tgt = target.to(dev).repeat_interleave(k)
-    chunk = params.batch_size or min(b * k, OISE_DEFAULT_CHUNK)
+    chunk = params.batch_size or preferred_chunk(model, OISE_DEFAULT_CHUNK)
+    acc = _Sum(b, k, size, dev)
 
-    def query(masks: torch.Tensor, step: int) -> torch.Tensor:
-        out = []
-        for i in range(0, b * k, chunk):
-            out.append(model(base[i:i + chunk] + delta[i:i + chunk] * masks[i:i + chunk, None]))
+    def query(mask: torch.Tensor, shifts: torch.Tensor, step: int) -> torch.Tensor:
+        p = torch.empty(n, device=dev)
+        for lo in range(0, n, chunk):
+            hi = min(lo + chunk, n)
+            up = upsample_at(mask[lo:hi], size, shifts[lo:hi])
+            x = torch.empty(hi - lo, *inputs.shape[1:], device=dev, dtype=inputs.dtype)
+            for i, rows in acc.pieces(lo, hi):  # base + delta * mask, without copying the image per row
+                torch.addcmul(base[i], delta[i], up[rows, None], out=x[rows])
+            p[lo:hi] = model(x)[torch.arange(hi - lo, device=dev), tgt[lo:hi]].float()
+            if params.weighting == "score":
+                acc.add(lo, hi, up, p[lo:hi])
             if progress is not None:  # per chunk: with many chains a step is a long wait
-                progress((step + min(i + chunk, b * k) / (b * k)) / steps)
-        return torch.cat(out)[rows, tgt].float()
+                progress((step + hi / n) / steps)
+        return p
 
-    mask = (torch.rand(b * k, s, s, device=dev, generator=gen) > 1 - params.p_init).float()
-    up = upsample_shifted(mask, (h, w), gen)
-    acc = torch.zeros(b * k, h, w, device=dev)
-    p_prev = torch.zeros(b * k, device=dev)
+    def accumulate_unweighted(mask: torch.Tensor, shifts: torch.Tensor) -> None:
+        for lo in range(0, n, chunk):
+            hi = min(lo + chunk, n)
+            acc.add(lo, hi, upsample_at(mask[lo:hi], size, shifts[lo:hi]))
+
+    def maps() -> torch.Tensor:
+        return postprocess(acc.total.clone(), params.postprocess, params.mean_offset)
+
+    mask = (torch.rand(n, s, s, device=dev, generator=gen) > 1 - params.p_init).float()
+    shifts = draw_shifts(n, s, size, gen, dev)
+    p_prev = torch.zeros(n, device=dev)
     last_map, done = None, 0
     for step in range(steps):
-        p = query(up, step)
-        if params.weighting == "score":
-            acc += p.view(-1, 1, 1) * up
+        p = query(mask, shifts, step)
         dp = p - p_prev
         new = resample(mask, p, torch.rand(mask.shape, device=dev, generator=gen))
         new = regularise(new, mask, dp, params.lr)
         if params.tv_weight > 0:
             new = total_variation_update(new, mask, dp, params.tv_weight)
         mask, p_prev = new, p
-        up = upsample_shifted(mask, (h, w), gen)
+        shifts = draw_shifts(n, s, size, gen, dev)
         if params.weighting == "none":
-            acc += up  # the authors accumulate the revised (next) mask, not the queried one
+            accumulate_unweighted(mask, shifts)  # the authors accumulate the revised (next) mask
         done = step + 1
         if params.early_stop and done % params.check_every == 0:
-            cur = postprocess(acc.view(b, k, h, w).sum(1), params.postprocess, params.mean_offset)
+            cur = maps()
             if last_map is not None and (cur - last_map).abs().max() < params.tol:
                 break
             last_map = cur
-    maps = postprocess(acc.view(b, k, h, w).sum(1), params.postprocess, params.mean_offset)
-    return MethodOutput(maps=maps.float(), queries=done * k)
+    return MethodOutput(maps=maps().float(), queries=done * k)

@@ -1,6 +1,8 @@
 """OISE: the authors' update rules on hand-computed cases, and the batched implementation's contract."""
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -145,3 +147,26 @@ def test_authors_variant_preset():
 def test_a_budget_below_the_chain_count_is_not_rounded_up():
     out = oise(constant(0.5), torch.randn(1, 3, 8, 8), torch.tensor([0]), OiseParams(grid=4, chains=50, queries=10))
     assert out.queries == 10
+
+
+REFERENCE = Path(__file__).parent / "data" / "oise_dc2e42f.npz"
+REFERENCE_CASES = {  # the options data/oise_dc2e42f.npz was made with, by OISE at dc2e42f
+    "score": dict(grid=4, chains=7, queries=60, seed=5),
+    "none_blur": dict(grid=5, chains=6, queries=40, seed=2, weighting="none", baseline="blur"),
+    "tv_raw": dict(grid=4, chains=5, queries=30, seed=9, tv_weight=0.5, postprocess="none"),
+    "early": dict(grid=4, chains=4, queries=400, seed=1, early_stop=True, check_every=2, tol=0.3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFERENCE_CASES))
+@pytest.mark.parametrize("chunk", [None, 1, 5, 9])
+def test_maps_equal_those_of_the_per_chain_implementation(case, chunk):
+    """The memory rework (per-image sums, masks made per forward chunk) keeps every map: the
+    reference holds maps of the implementation that kept chains x H x W (commit dc2e42f), for two
+    images whose chains straddle chunk borders."""
+    ref = np.load(REFERENCE)
+    model = lambda z: (z.mean(dim=(2, 3)) * 3).softmax(1)  # noqa: E731  (depends on the mask)
+    out = oise(model, torch.from_numpy(ref["x"]), torch.from_numpy(ref["target"]),
+               OiseParams(**REFERENCE_CASES[case], batch_size=chunk))
+    assert out.queries == int(ref[f"{case}_queries"])
+    np.testing.assert_allclose(out.maps.numpy(), ref[case], rtol=1e-5, atol=1e-5)
