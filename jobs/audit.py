@@ -1,6 +1,6 @@
 """The `audit` object of GET /jobs/{id}: enough to reproduce a job and to know who ran it where.
 
-The worker records the model's identity, versions, worker and device (worker.audit) in the job's
+The worker records the model's identity, its runtime, versions, worker and device (worker.audit) in the job's
 meta; the request (as accepted) and RQ's timestamps come from the submission. Present on every
 job; the worker's part is null until a worker has taken it.
 """
@@ -21,6 +21,22 @@ class ModelIdentity(BaseModel):
     weights_sha256: str = Field(description="SHA-256 over every parameter and buffer of the loaded network")
     parameters: int
     device: str
+
+
+class RuntimeRecord(BaseModel):
+    """How the model's forward passes ran (saliency.runtimes.select): the engine, its version, and
+    what the choice measured."""
+    name: str = Field(description="torch, onnxruntime or openvino")
+    version: str
+    where: str = Field(description="device or execution provider, e.g. cpu, CPUExecutionProvider")
+    chunk: int = Field(description="images per forward pass, measured on the worker's device")
+    requested: str = Field(description="auto, torch, onnx or openvino: what the configuration asked for")
+    images_per_s: float | None = Field(None, description="its measured forward rate at that chunk")
+    max_prob_diff: float | None = Field(None, description="largest probability difference from eager torch "
+                                        "on the check batch; null for torch itself")
+    compared: str = Field("", description="every runtime verified here, with its measured rate")
+    notes: list[str] = Field(default_factory=list, description="runtimes that failed the export or the check, and why")
+    used_for: str = Field("every forward pass", description="gradient methods run on torch whatever this says")
 
 
 class Timings(BaseModel):
@@ -44,6 +60,8 @@ class Audit(BaseModel):
     seed: int | None = Field(description="the method's random seed; null for deterministic methods")
     target: int | None = Field(description="the explained class index (requested, or top-1 once known)")
     image_sha256: str | None = Field(description="SHA-256 of the uploaded file")
+    runtime: RuntimeRecord | None = Field(None, description="how the forward passes ran; null until a "
+                                          "worker loaded the model")
     versions: dict[str, str] = Field(default_factory=dict,
                                      description="python, torch, torchvision, … and a hash of the saliency sources")
     worker: str | None = Field(description="the RQ worker name (host.pid.random)")
@@ -76,6 +94,7 @@ def build(state: JobState) -> Audit:
         seed=params.get("seed"),
         target=target,
         image_sha256=(req.get("image") or {}).get("sha256"),
+        runtime=rec.get("runtime"),
         versions=rec.get("versions") or {},
         worker=rec.get("worker"),
         host=rec.get("host"),

@@ -1,6 +1,6 @@
 """What a worker records on each job so that it can be audited and run again to the same map:
-the model's identity (a hash of its weights), the code and library versions, the worker and
-device. Stored in the job's meta as `audit`; the core adds the request and timings (jobs.audit).
+the model's identity (a hash of its weights), the runtime its forward passes ran on, the code
+and library versions, the worker and device. Stored in the job's meta as `audit`; the core adds the request and timings (jobs.audit).
 """
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from typing import Any
 import torch
 
 import saliency
-from saliency.models import LoadedModel, load_model
+from saliency.catalog.methods import registry
+from saliency.models import load_model
 
-PACKAGES = ("torch", "torchvision", "numpy", "pillow", "captum", "saliency-service")
+PACKAGES = ("torch", "torchvision", "numpy", "pillow", "captum", "onnxruntime", "openvino", "saliency-service")
 
 
 @lru_cache
@@ -46,23 +47,6 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
-_weights: dict[int, str] = {}  # id(module) -> hash: a loaded model stays loaded (per-process cache)
-
-
-def weights_hash(net: LoadedModel) -> str:
-    """SHA-256 over every parameter and buffer (names and raw bytes, state_dict order): the same
-    for the same weights however they were loaded (TorchScript, torch.export, torchvision)."""
-    key = id(net.module)
-    if key not in _weights:
-        digest = hashlib.sha256()
-        for name, tensor in net.module.state_dict().items():
-            flat = tensor.detach().to("cpu").contiguous().reshape(-1)
-            digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)}\0".encode())
-            digest.update(flat.view(torch.uint8).numpy().tobytes())
-        _weights[key] = digest.hexdigest()
-    return _weights[key]
-
-
 def model_identity(name: str) -> dict[str, Any] | None:
     """Loads the model (as the job is about to: the cache makes it free). None when it cannot
     load; the job then fails with the library's own message."""
@@ -71,18 +55,23 @@ def model_identity(name: str) -> dict[str, Any] | None:
     except Exception:  # noqa: BLE001 - reported by the job itself
         return None
     return {"name": net.name, "source": net.spec.source, "description": net.spec.description,
-            "weights_sha256": weights_hash(net),
-            "parameters": sum(p.numel() for p in net.module.parameters()),
-            "device": str(net.device)}
+            "weights_sha256": net.weights_sha256, "parameters": net.parameters, "device": str(net.device),
+            "runtime": net.runtime_record}
 
 
-def start(model: str, worker_name: str | None) -> dict[str, Any]:
+def start(model: str, method: str, worker_name: str | None) -> dict[str, Any]:
     """The record a job starts with."""
     identity = model_identity(model)
     device = identity["device"] if identity else None
     if device and device.startswith("cuda"):
         device = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return {"model": identity, "versions": versions(), "worker": worker_name,
+    runtime = identity.pop("runtime") if identity else None
+    if runtime is not None:
+        info = registry().get(method)
+        gradients = info is not None and info.needs == "gradients"
+        runtime = {**runtime, "used_for": "the prediction and metrics; the method's own passes ran on torch "
+                   "(it needs gradients)" if gradients else "every forward pass"}
+    return {"model": identity, "runtime": runtime, "versions": versions(), "worker": worker_name,
             "host": socket.gethostname(), "device": device}
 
 

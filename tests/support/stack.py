@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 from redis import Redis
 
+from tests.support.tiny import tiny_onnx_entry
 from tests.support.processes import ROOT, Proc, free_port, start_redis, wait_until  # noqa: F401 (for tests)
 
 QUEUE = "saliency-test"
@@ -61,10 +62,11 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models_file(tiny_toml: Path, models_dir: Path) -> Path:
-    """models.toml with the tiny CNN and three more entries on its weights and labels:
+    """models.toml with the tiny CNN and four more entries on its weights and labels:
     `tiny_gen` declares a small untrained DCGAN, so reconstructions run; `broken` names a file
     that exists but is no network, so it is listed and fails in the worker; `missing` names a file
-    that does not exist, so the catalog says it cannot run and submissions are refused."""
+    that does not exist, so the catalog says it cannot run and submissions are refused;
+    `tiny_onnx` is the same network as a user's ONNX file (black-box methods only)."""
     from saliency.reconstruction.dcgan import GanConfig, build, save_checkpoint
 
     for path in tiny_toml.parent.iterdir():
@@ -77,7 +79,8 @@ def tiny_models_file(tiny_toml: Path, models_dir: Path) -> Path:
     toml.write_text(toml.read_text()
                     + f'\n[models.tiny_gen]\npath = "tiny.pt2"\n{common}generator = "tiny_gan.pt"\n'
                     + f'\n[models.broken]\npath = "broken.pt"\n{common}'
-                    + f'\n[models.missing]\npath = "missing.pt"\n{common}')
+                    + f'\n[models.missing]\npath = "missing.pt"\n{common}'
+                    + tiny_onnx_entry())
     return toml
 
 

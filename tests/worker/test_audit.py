@@ -21,7 +21,7 @@ def test_audit_of_a_finished_job(client: httpx.Client, running_worker: Service, 
     from rq import SimpleWorker
 
     from saliency.models import load_model
-    from worker.audit import source_hash, weights_hash
+    from worker.audit import source_hash
 
     job_id = submit_ok(client, upload.png, model="tiny", params={**FAST, "seed": 7}, target=upload.label)
     done = wait_status(client, job_id, "finished", "failed")
@@ -31,8 +31,12 @@ def test_audit_of_a_finished_job(client: httpx.Client, running_worker: Service, 
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tiny_models_file))
     net = load_model("tiny", device="cpu")
     assert audit["model"]["name"] == "tiny" and audit["model"]["source"] == "config"
-    assert audit["model"]["weights_sha256"] == weights_hash(net)  # the weights this process loads
+    assert audit["model"]["weights_sha256"] == net.weights_sha256  # the weights this process loads
     assert audit["model"]["parameters"] == sum(p.numel() for p in net.module.parameters())
+    runtime = audit["runtime"]  # the worker's choice, by its own measurement: any verified one
+    assert runtime["name"] in ("torch", "onnxruntime", "openvino") and runtime["version"]
+    assert runtime["requested"] == "auto" and runtime["chunk"] >= 1 and runtime["used_for"] == "every forward pass"
+    assert runtime["name"] == "torch" or runtime["max_prob_diff"] <= 1e-4
     assert audit["method"] == "oise" and audit["seed"] == 7
     assert audit["params"] == done["params"] and audit["params"]["seed"] == 7
     assert audit["params"]["queries"] == FAST["queries"]

@@ -54,7 +54,7 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
         if data is None:
             raise UploadMissing("the uploaded image expired before a worker took the job; submit it again")
         image = open_image(data)
-        meta.set_audit(job, audit.start(model, job.worker_name))  # saved with the next progress write
+        meta.set_audit(job, audit.start(model, method, job.worker_name))  # saved with the next progress write
         result = explain(image, model=model, method=method, target=target, params=params,
                          progress=progress, metrics=metrics)
         summary = result.summary()
