@@ -37,6 +37,7 @@ class Explanation:
     queries: int
     seconds: float
     device: str = field(default="cpu")
+    runtime: str = ""  # the engine that ran the forward passes, e.g. "onnxruntime 1.32.0"
     # requested metrics, e.g. {"deletion": {"auc": 0.1, "queries": 225}}; omitted when none
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -84,6 +85,7 @@ def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = 
         queries=out.queries,
         seconds=seconds,
         device=str(net.device),
+        runtime=f"{net.runtime.name} {net.runtime.version}",
         metrics=scores,
     )
 

@@ -1,9 +1,37 @@
-"""`saliency bench throughput`: the model's forward rate against the method's query rate."""
+"""`saliency bench throughput`: every runtime's forward rate against the method's query rate;
+`saliency bench end-to-end`: a whole `saliency explain` against eager torch's forward passes."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Any
+
+
+def _memory(m: dict[str, Any] | None) -> str:
+    return f"{m['peak_mib']:7.0f} MiB (+{m['added_mib']:.0f})" if m else ""
+
+
+def report(res: dict[str, Any]) -> list[str]:
+    """The run as the lines the command prints."""
+    h, w = res["input_size"]
+    lines = [f"model {res['model']} ({h} x {w})  device {res['device']}  torch {res['torch']}",
+             f"{'runtime':12s} {'version':>12s} {'chunk':>6s} {'max |dp|':>9s} {'forward img/s':>14s}  peak memory (added)"]
+    for r in res["runtimes"]:
+        diff = "-" if r["max_prob_diff"] is None else f"{r['max_prob_diff']:.1g}"
+        lines.append(f"{r['runtime']:12s} {r['version'][:12]:>12s} {r['chunk']:6d} {diff:>9s} "
+                     f"{r['forward_images_per_s']:14.1f}  {_memory(r.get('memory'))}")
+    lines += [f"not run: {why}" for why in res["not_run"]]
+    p = res["params"]
+    lines.append(f"method {res['method']} ({p.get('chains', p.get('batch_size'))} chains, {p['queries']} queries) on "
+                 f"{res['method_runtime']}, chunk {res['method_chunk']}: {res['method_queries_per_s']:.1f} queries/s  "
+                 f"{_memory(res.get('method_memory'))}")
+    lines.append(f"ratio to the fastest runtime's forward ({res['fastest_runtime']}): {res['ratio']:.3f}")
+    if "method_memory" in res:
+        m, f = res["method_memory"], res["forward_memory_same_chunk"]
+        lines.append(f"memory: method / bare forward at chunk {res['method_chunk']} on {res['method_runtime']}: "
+                     f"peak {m['peak_mib'] / f['peak_mib']:.2f}x, added {m['added_mib'] / max(f['added_mib'], 1):.2f}x")
+    return lines
 
 
 def cmd_throughput(args: argparse.Namespace) -> None:
@@ -15,13 +43,29 @@ def cmd_throughput(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device=args.device)
-    res = throughput(model, method=args.method, batch=args.batch, steps=args.steps, rounds=args.rounds)
-    print(f"model {res['model']}  method {res['method']}  batch {res['batch']}  device {res['device']}")
-    print(f"forward  {res['forward_images_per_s']:10.1f} images/s")
-    print(f"method   {res['method_queries_per_s']:10.1f} queries/s")
-    print(f"ratio    {res['ratio']:10.3f}")
-    print(f"memory   {res['peak_mb_method'] - res['peak_mb_before']:10.0f} MiB peak added by the method "
-          f"(process peak {res['peak_mb_method']:.0f} MiB)")
+    res = throughput(model, method=args.method, chains=args.chains, steps=args.steps, rounds=args.rounds,
+                     chunk=args.chunk, memory=not args.no_memory)
+    print("\n".join(report(res)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+
+
+def cmd_end_to_end(args: argparse.Namespace) -> None:
+    import torch
+
+    from saliency.bench.endtoend import end_to_end
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    res = end_to_end(args.model, queries=args.queries, batch=args.batch, runs=args.runs, device=args.device,
+                     image=Path(args.image) if args.image else None)
+    for i, run in enumerate(res["explain_runs"], 1):
+        cache = "fresh runtime cache" if i == 1 else "warm cache"
+        print(f"saliency explain run {i} ({cache}): {run['seconds']:.1f} s whole process, method "
+              f"{run['method_seconds']:.1f} s, {run['queries']} queries on {run['runtime']}")
+    print(f"eager torch, {res['queries']} bare forward passes at batch {res['batch']}: "
+          f"{res['torch_forward_seconds']:.1f} s  ({res['threads']} threads)")
+    print(f"ratio (warm) {res['ratio_warm']:.3f}   ratio (first run) {res['ratio_first']:.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
 
@@ -29,13 +73,30 @@ def cmd_throughput(args: argparse.Namespace) -> None:
 def add_parser(bench: argparse._SubParsersAction) -> None:
     from saliency.models import DEFAULT_MODEL
 
-    p = bench.add_parser("throughput", help="model forward rate vs method query rate, and their ratio")
+    p = bench.add_parser("end-to-end", help="a whole `saliency explain` process vs eager torch's bare "
+                                            "forward passes over as many images")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--queries", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=250, help="eager torch's images per forward pass")
+    p.add_argument("--runs", type=int, default=2, help="explain runs; the first starts with an empty cache")
+    p.add_argument("--image", default=None, help="default: a synthetic 400 x 300 picture")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads, for both sides; 0: the default")
+    p.add_argument("--json", default=None)
+    p.set_defaults(func=cmd_end_to_end)
+
+    p = bench.add_parser("throughput", help="every runtime's forward rate vs the method's query rate, "
+                                            "and peak memory")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--method", default="oise")
-    p.add_argument("--batch", type=int, default=64, help="masks per forward pass (oise: chains)")
-    p.add_argument("--steps", type=int, default=5, help="method steps per measurement")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--chains", type=int, default=None, help="OISE chains (default: its default); RISE: "
+                   "masks per step")
+    p.add_argument("--steps", type=int, default=2, help="method steps per measurement")
+    p.add_argument("--chunk", type=int, default=None, help="images per forward pass for every runtime "
+                   "(default: each one's measured)")
+    p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps the default")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.set_defaults(func=cmd_throughput)

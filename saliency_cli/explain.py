@@ -67,7 +67,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
     overlay(image, result.saliency).save(out / "overlay.png")
     (out / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     t = result.target
-    print(f"{t.label} ({t.index}) p={t.score:.3f}  {result.queries} queries  {result.seconds:.1f} s  -> {out}")
+    print(f"{t.label} ({t.index}) p={t.score:.3f}  {result.queries} queries  {result.seconds:.1f} s  "
+          f"on {result.runtime}  -> {out}")
     for name, value in result.metrics.items():
         print(f"{name} AUC {value['auc']:.4f}  ({value['queries']} queries)")
 

@@ -19,9 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     localisation.add_parser(benches)
     load.add_parser(benches)
     from saliency.bench.reconstruction import add_parser as add_bench_reconstruction
+    from saliency.bench.variants import add_parser as add_bench_variants
     from saliency.reconstruction.cli import add_parser as add_train_generator
 
     add_bench_reconstruction(benches)
+    add_bench_variants(benches)
     add_train_generator(sub)
     serve.add_parser(sub)
     try:

@@ -60,7 +60,7 @@ def cached_generator(images: int, epochs: int, width: int, batch: int, noise: fl
     """The planted-image DCGAN for these arguments, trained (as train-generator would) if absent.
     Trained on `device`; weights trained elsewhere than the CPU are cached under their own name,
     since the same seed gives other weights there."""
-    from saliency.bench.tiny_cache import cache_root
+    from saliency.cachedir import cache_root
     from saliency.reconstruction.dcgan import GanConfig
     from saliency.reconstruction.train import TrainOptions, planted_images, train_gan
 

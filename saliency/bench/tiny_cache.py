@@ -7,22 +7,15 @@ held-out accuracy. The model is loaded from the exported file, the path that ser
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
+from saliency.cachedir import cache_root
 from saliency.data.planted import CLASSES
 from saliency.models.config import load_file
 from saliency.models.spec import LoadedModel, ModelSpec
 from saliency.models.tiny import MEAN, STD, export_tiny, train_tiny
-
-
-def cache_root() -> Path:
-    if os.environ.get("SALIENCY_CACHE_DIR"):
-        return Path(os.environ["SALIENCY_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "saliency"
 
 
 def cached_tiny(size: int = 32, n: int = 3000, epochs: int = 4, seed: int = 0,
@@ -37,5 +30,6 @@ def cached_tiny(size: int = 32, n: int = 3000, epochs: int = 4, seed: int = 0,
         info.write_text(json.dumps({"accuracy": accuracy}) + "\n")  # written last: marks a complete entry
     spec = ModelSpec(name="tiny", build=lambda: load_file(folder / "tiny.pt2"), labels=lambda: list(CLASSES),
                      input_size=(size, size), mean=MEAN, std=STD,
-                     description=f"tiny CNN on planted objects ({key})", source=str(folder))
+                     description=f"tiny CNN on planted objects ({key})", source=str(folder),
+                     weights_file=lambda: folder / "tiny.pt2")
     return LoadedModel(spec, torch.device(device)), float(json.loads(info.read_text())["accuracy"])

@@ -80,6 +80,6 @@ def export_tiny_onnx(model: TinyCNN, out_dir: Path, name: str = "tiny", size: in
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals
         torch.onnx.export(model.eval(), (torch.zeros(2, 3, size, size),), str(path), dynamo=True,
-                          verbose=False, input_names=["image"], output_names=["logits"],
+                          verbose=False, input_names=["image"], output_names=["logits"], external_data=False,
                           dynamic_shapes=({0: torch.export.Dim("batch")},))
     return path

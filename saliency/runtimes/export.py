@@ -1,7 +1,8 @@
 """The network exported to ONNX once, cached, and checked against torch before it is used.
 
-Cache: `<weights file>.<key>.onnx` beside the weights when that folder is writable (else
-$SALIENCY_RUNTIME_CACHE, default ~/.cache/saliency/runtimes), with a JSON manifest beside it
+Cache: `<weights file>.<key>.onnx` beside the weights when that folder is writable, else in
+runtimes/ under the library's cache folder (saliency.cachedir); $SALIENCY_RUNTIME_CACHE names
+another folder for every model. A JSON manifest lies beside each graph
 (`.json`: how it was exported, and the chunks measured per runtime). The key hashes the weights
 (every parameter and buffer), the libraries that shape the exported graph and this module's
 EXPORT_FORMAT, so new weights or a new torch make a new file and the old one is deleted.
@@ -20,6 +21,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from saliency.cachedir import cache_root
 
 log = logging.getLogger("saliency.runtimes")
 
@@ -98,7 +101,7 @@ def _folder(weights_file: Path | None) -> tuple[Path, bool]:
     explicit = os.environ.get(CACHE_ENV)
     if not explicit and weights_file is not None and os.access(weights_file.parent, os.W_OK):
         return weights_file.parent, True
-    folder = Path(explicit) if explicit else Path.home() / ".cache" / "saliency" / "runtimes"
+    folder = Path(explicit) if explicit else cache_root() / "runtimes"
     folder.mkdir(parents=True, exist_ok=True)
     return folder, False
 

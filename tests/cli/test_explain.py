@@ -1,5 +1,6 @@
 """`saliency explain` and `saliency models` as a user runs them."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from PIL import Image
 
 from saliency_cli.main import main
 from saliency.data.planted import make_planted
+from tests.support.tiny import tiny_onnx_entry
 
 
 @pytest.fixture()
@@ -64,3 +66,24 @@ def test_models_lists_the_registry(tiny_toml, monkeypatch, capsys):
     names = [line.split()[0] for line in lines]
     assert names[:2] == ["tiny", "efficientnet_lite0"] and "resnet50" in names
     assert "oise" in lines[0] and "32x32" in lines[0]
+
+
+def test_explain_a_user_onnx_model(tiny_toml, planted_png, tmp_path, monkeypatch, capsys):
+    """`path = "tiny.onnx"` in the models file: explained like any model, on an ONNX engine."""
+    toml = tmp_path / "models.toml"
+    toml.write_text(tiny_toml.read_text() + tiny_onnx_entry())
+    for name in ("tiny.onnx", "tiny_labels.txt"):
+        shutil.copy(tiny_toml.parent / name, tmp_path)
+    monkeypatch.setenv("SALIENCY_MODELS_FILE", str(toml))
+    out = tmp_path / "out"
+    assert main(["explain", str(planted_png), "--model", "tiny_onnx", "--queries", "60",
+                 "--params", '{"grid": 4, "chains": 20}', "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["model"] == "tiny_onnx" and result["runtime"].split()[0] in ("onnxruntime", "openvino")
+    assert np.load(out / "saliency.npy").shape == (45, 60)
+    assert main(["explain", str(planted_png), "--model", "tiny_onnx", "--method", "gradcam",
+                 "--out", str(out)]) == 2
+    assert "needs gradients, which model 'tiny_onnx' does not offer" in capsys.readouterr().err
+    assert main(["models"]) == 0
+    listed = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("tiny_onnx"))
+    assert "oise" in listed and "gradcam" not in listed
