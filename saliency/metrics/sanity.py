@@ -92,8 +92,7 @@ def randomise_layer(module: nn.Module, layer: str, gen: torch.Generator) -> None
 
 def randomised_copy(model: LoadedModel, layers: list[str], seed: int = 0) -> LoadedModel:
     """A LoadedModel sharing nothing mutable with `model`, with `layers` re-initialised."""
-    twin = copy.copy(model)
-    twin.module = copy.deepcopy(model.module)
+    twin = model.with_module(copy.deepcopy(model.module))
     gen = torch.Generator().manual_seed(seed)
     for layer in layers:
         randomise_layer(twin.module, layer, gen)

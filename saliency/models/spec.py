@@ -1,6 +1,7 @@
 """A model name carries everything needed to run it: weights, preprocessing, labels, device."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -75,6 +76,20 @@ class LoadedModel:
     @cached_property
     def parameters(self) -> int:
         return count_parameters(self.module) if self.module is not None else onnx_parameters(self.spec.weights_file())
+
+    def with_module(self, module: nn.Module) -> "LoadedModel":
+        """A copy whose every pass runs `module` (e.g. re-initialised layers) on eager torch: a
+        runtime built from this model's network would still run the original."""
+        from saliency.runtimes.base import record
+        from saliency.runtimes.torch_runtime import TorchRuntime
+
+        twin = copy.copy(self)
+        twin.module = module
+        twin.runtime = TorchRuntime(module, self.logits, self.device, chunk=self.chunk)
+        twin.runtime_record = record(twin.runtime, requested="torch")
+        twin.__dict__.pop("weights_sha256", None)  # cached for the original weights
+        twin.__dict__.pop("parameters", None)
+        return twin
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """RGB image -> normalised (1, 3, H, W) at the model's input size; no crop, so the map covers it all."""

@@ -5,9 +5,9 @@ each ONNX engine installed (ONNX Runtime; OpenVINO when present) is checked agai
 on a fixed batch, and the fastest of torch and the engines that passed is used, each timed at its
 own best chunk (saliency.runtimes.calibrate). If the export or every check fails, the reason is
 logged and torch stays. On a GPU `auto` is eager torch until the GPU benchmark (DEVELOPERS.md)
-shows another path is faster and equal. `torch` and `onnx` force one; `onnx` that cannot run or
-fails the check is an error, not a silent fallback. A user's .onnx file has no torch network:
-its engines are checked against ONNX Runtime instead.
+shows another path is faster and equal. `torch`, `onnx` (ONNX Runtime) and `openvino` force one:
+one that cannot run or fails the check is an error, not a silent fallback. A user's .onnx file
+has no torch network: its engines are checked against ONNX Runtime instead.
 
 Precedence: a model's `runtime` key in the models file, else $SALIENCY_RUNTIME, else `auto`.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,6 @@ class Candidate:
     runtime: Runtime
     max_prob_diff: float | None = None  # against the reference; None for the reference itself
     images_per_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
@@ -110,6 +109,9 @@ def choose(net: LoadedModel) -> tuple[Runtime, dict[str, Any]]:
     if net.module is None and want == "torch":
         raise ModelUnavailable(f"model {net.name!r} is an ONNX file, which torch cannot run; "
                                "its runtime must be auto, onnx or openvino")
+    if want == "openvino" and (net.device.type != "cpu" or importlib.util.find_spec("openvino") is None):
+        raise ModelUnavailable(f"model {net.name!r}: runtime openvino needs the CPU and the openvino "
+                               f"package (device {net.device})")
     found, why = candidates(net, engines=want in ("onnx", "openvino") or (want == "auto" and net.device.type == "cpu"))
     for c in found:
         if not c.verified:
