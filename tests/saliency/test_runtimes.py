@@ -212,3 +212,15 @@ def test_the_chunk_is_the_smallest_batch_within_five_percent_of_the_best() -> No
 
     assert pick({1: 10.0, 2: 19.0, 4: 30.0, 8: 31.0, 16: 29.0}) == 4
     assert pick({1: 100.0, 2: 50.0}) == 1
+
+
+def test_a_randomised_twin_runs_its_own_network(models: Path, monkeypatch) -> None:
+    """The sanity check's copy has new weights; an ONNX graph of the old ones must not answer for it."""
+    from saliency.metrics.sanity import layers_of, randomised_copy
+
+    monkeypatch.setenv("SALIENCY_RUNTIME", "onnx")
+    net = load()
+    twin = randomised_copy(net, layers_of(net.module))
+    x = check_batch((32, 32), CPU)
+    assert twin.runtime.name == "torch" and net.runtime.name == "onnxruntime"
+    assert (twin(x) - net(x)).abs().max() > 0.01
