@@ -9,7 +9,6 @@ the caching allocator's peak (memory of other engines on the GPU, e.g. ONNX Runt
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from typing import Any
@@ -32,13 +31,19 @@ def _reset_peak() -> None:
 
 
 def run_phase(spec: dict[str, Any]) -> dict[str, float]:
+    """Load the model as the parent did, put the runtime named `spec["runtime"]` in charge, then
+    measure the phase. Every child starts from the same state: its load ran the same check and
+    read the same cached chunks, whatever the runtime measured."""
     import torch
 
     from saliency.methods import get_method
     from saliency.models import load_model
+    from saliency.runtimes.select import candidates
 
     torch.set_num_threads(spec["threads"])
     net = load_model(spec["model"], device=spec["device"])
+    found, _ = candidates(net, engines=True)
+    net.runtime = next(c.runtime for c in found if c.runtime.name == spec["runtime"])
     net.runtime.chunk = spec["chunk"]
     h, w = net.spec.input_size
     cuda = net.device.type == "cuda"
@@ -69,11 +74,10 @@ def run_phase(spec: dict[str, Any]) -> dict[str, float]:
 
 def measure_in_child(model: str, device: str, runtime: str, phase: str, chunk: int, threads: int,
                      method: str = "oise", params: dict[str, Any] | None = None) -> dict[str, float]:
-    """`run_phase` in a fresh interpreter with SALIENCY_RUNTIME=`runtime`."""
-    spec = {"model": model, "device": device, "phase": phase, "chunk": chunk, "threads": threads,
-            "method": method, "params": params or {}}
-    env = {**os.environ, "SALIENCY_RUNTIME": runtime}
-    out = subprocess.run([sys.executable, "-m", "saliency.bench.memory", json.dumps(spec)], env=env,
+    """`run_phase` in a fresh interpreter; `runtime` is a Runtime.name (torch, onnxruntime, ...)."""
+    spec = {"model": model, "device": device, "runtime": runtime, "phase": phase, "chunk": chunk,
+            "threads": threads, "method": method, "params": params or {}}
+    out = subprocess.run([sys.executable, "-m", "saliency.bench.memory", json.dumps(spec)],
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the {phase} memory run on {runtime} failed: {out.stderr.strip()[-500:]}")

@@ -20,7 +20,7 @@ from saliency.catalog.options import OiseParams
 from saliency.methods import get_method
 from saliency.models import LoadedModel
 from saliency.runtimes.calibrate import calibrate
-from saliency.runtimes.select import ENGINE_OF, cache_of, candidates
+from saliency.runtimes.select import cache_of, candidates
 
 
 def _sync(device: torch.device) -> None:
@@ -99,13 +99,13 @@ def throughput(net: LoadedModel, method: str = "oise", chains: int | None = None
     if memory:
         device, threads = str(net.device), torch.get_num_threads()
         for row in rows:
-            row["memory"] = measure_in_child(net.name, device, ENGINE_OF[row["runtime"]], "forward",
+            row["memory"] = measure_in_child(net.name, device, row["runtime"], "forward",
                                              row["chunk"], threads)
-        res["method_memory"] = measure_in_child(net.name, device, ENGINE_OF[used], "method", method_chunk,
+        res["method_memory"] = measure_in_child(net.name, device, used, "method", method_chunk,
                                                 threads, method, one_step)
         same = next(r for r in rows if r["runtime"] == used)
         res["forward_memory_same_chunk"] = same["memory"] if same["chunk"] == method_chunk else \
-            measure_in_child(net.name, device, ENGINE_OF[used], "forward", method_chunk, threads)
+            measure_in_child(net.name, device, used, "forward", method_chunk, threads)
     return res
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Images per OISE forward pass unless batch_size says otherwise: bounds activation memory while
-# keeping a GPU busy (docs/benchmarks.md, Throughput).
+# Images per OISE forward pass for a plain function as the model; a loaded model's runtime has a
+# chunk measured on its device instead (saliency.runtimes.calibrate).
 OISE_DEFAULT_CHUNK = 256
 
 
@@ -34,8 +34,8 @@ class OiseParams(BaseModel):
     early_stop: bool = Field(False, description="stop when the normalised map stops changing")
     tol: float = Field(0.01, gt=0, le=1, description="early stop: max change of the normalised map")
     check_every: int = Field(10, ge=1, description="early stop: steps between checks")
-    batch_size: int | None = Field(None, ge=1, description="forward-pass chunk; default all chains, "
-                                                           f"at most {OISE_DEFAULT_CHUNK}")
+    batch_size: int | None = Field(None, ge=1, description="images per forward pass; default the "
+                                   "runtime's chunk, measured on its device (never changes the map)")
     seed: int = Field(0, ge=0, description="random seed; equal seeds give equal maps")
 
     @classmethod

@@ -20,20 +20,34 @@ def draw_shifts(n: int, grid: int, size: tuple[int, int], generator: torch.Gener
     return torch.stack([dy, dx], dim=1)
 
 
+def _resize_weights(out: int, cells: int, device: torch.device) -> torch.Tensor:
+    """(out, cells): row i holds the weights bilinear resizing (align_corners=False, edges
+    clamped, as F.interpolate does it) gives each cell in output pixel i."""
+    src = ((torch.arange(out, device=device) + 0.5) * (cells / out) - 0.5).clamp_min(0)
+    lo = src.floor().long().clamp(max=cells - 1)
+    hi = (lo + 1).clamp(max=cells - 1)
+    frac = src - lo
+    weights = torch.zeros(out, cells, device=device)
+    rows = torch.arange(out, device=device)
+    weights.index_put_((rows, lo), 1 - frac, accumulate=True)
+    weights.index_put_((rows, hi), frac, accumulate=True)
+    return weights
+
+
 def upsample_at(grids: torch.Tensor, size: tuple[int, int], shifts: torch.Tensor) -> torch.Tensor:
     """(N, s, s) grids -> (N, H, W) masks, each cropped at its offset from `draw_shifts`.
 
     Each grid is upsampled bilinearly to (s+1)*ceil(H/s) per side and cropped at its offset, so cell
-    borders fall at a different place for every mask.
+    borders fall at a different place for every mask. Bilinear resizing is separable, so the crop
+    is two small matrix products per mask, rows x grid x columns, and the large upsampled grid is
+    never made: what F.interpolate then cropping gives, to float rounding.
     """
-    n, s = grids.shape[0], grids.shape[-1]
-    h, w = size
-    big = F.interpolate(grids[:, None], size=((s + 1) * math.ceil(h / s), (s + 1) * math.ceil(w / s)),
-                        mode="bilinear", align_corners=False)[:, 0]
-    dev = grids.device
-    rows = (shifts[:, 0, None] + torch.arange(h, device=dev))[:, :, None]
-    cols = (shifts[:, 1, None] + torch.arange(w, device=dev))[:, None, :]
-    return big[torch.arange(n, device=dev)[:, None, None], rows, cols]
+    s, (h, w), dev = grids.shape[-1], size, grids.device
+    along_h = _resize_weights((s + 1) * math.ceil(h / s), s, dev)
+    along_w = _resize_weights((s + 1) * math.ceil(w / s), s, dev)
+    rows = along_h[shifts[:, 0, None] + torch.arange(h, device=dev)]  # (N, H, s)
+    cols = along_w[shifts[:, 1, None] + torch.arange(w, device=dev)]  # (N, W, s)
+    return rows @ grids @ cols.transpose(1, 2)
 
 
 def upsample_shifted(grids: torch.Tensor, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:

@@ -3,8 +3,8 @@
 On a CPU, eager torch runs EfficientNet-Lite0 2.6 times slower per image at 256 images per pass
 than at 16 (docs/benchmarks.md), while a GPU wants hundreds; no constant suits both. Batches of
 1, 2, 4, ... images are timed until two doublings in a row gain under 3%, or one pass takes too
-long; a runtime's chunk is the smallest batch within 5% of its best rate (less memory, same
-speed). The runtimes being compared are timed in turn at each batch size, so that a change in
+long; a runtime's chunk is the largest batch tried within 5% of its best rate: as fast as the
+best, and the caller's own work per pass (OISE builds each chunk's masks) spread over more images. The runtimes being compared are timed in turn at each batch size, so that a change in
 the machine's load hits them alike. Results are kept in the model's cache manifest, per set of
 runtimes, device and thread count: delete the manifest (saliency.runtimes.export) to measure again.
 """
@@ -20,6 +20,7 @@ from saliency.runtimes.export import Cache
 
 log = logging.getLogger("saliency.runtimes")
 
+FORMAT = 2  # bump when the measurement or the pick changes, so cached chunks are measured again
 MAX_CHUNK = 512
 MIN_SECONDS = 0.2  # timed per batch size, after one warm-up pass
 MAX_PASS_SECONDS = 3.0  # a batch size slower than this per pass is the last one tried
@@ -69,9 +70,9 @@ def measure(runtimes: list[Runtime], input_size: tuple[int, int], device: torch.
 
 
 def pick(rates: dict[int, float]) -> int:
-    """The smallest batch within 5% of the best rate."""
+    """The largest batch within 5% of the best rate."""
     best = max(rates.values())
-    return min(b for b, r in rates.items() if r >= 0.95 * best)
+    return max(b for b, r in rates.items() if r >= 0.95 * best)
 
 
 def signature(rt: Runtime) -> str:
@@ -82,7 +83,7 @@ def calibrate(runtimes: list[Runtime], input_size: tuple[int, int], device: torc
               cache: Cache | None) -> list[float]:
     """Set each runtime's `chunk` from the cache or a new measurement; returns their images per
     second at that chunk."""
-    key = " | ".join(signature(rt) for rt in runtimes)
+    key = f"v{FORMAT}: " + " | ".join(signature(rt) for rt in runtimes)
     known = (cache.manifest().get("chunks", {}) if cache else {}).get(key)
     if known is None:
         known = []

@@ -31,7 +31,7 @@ def test_throughput_lists_every_runtime_and_the_method(tiny_models, tmp_path, ca
 def test_peak_memory_of_a_phase_is_measured_in_a_child(tiny_models):
     from saliency.bench.memory import measure_in_child
 
-    m = measure_in_child("tiny", "cpu", "onnx", "method", 8, 1, "oise", {"queries": 16, "chains": 16})
+    m = measure_in_child("tiny", "cpu", "onnxruntime", "method", 8, 1, "oise", {"queries": 16, "chains": 16})
     assert m["runtime"] == "onnxruntime" and m["peak_mib"] > m["added_mib"] >= 0
 
 
