@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from saliency.models import load_model
+from saliency.models import default_device, get_spec
 from saliency.runtimes.torch_runtime import TorchRuntime
 
 
@@ -51,16 +51,17 @@ def time_explain(image: Path, model: str, queries: int, out: Path, env: dict[str
 
 def torch_forward_seconds(model: str, images: int, batch: int, device: str | None) -> float:
     """Seconds eager torch takes for `images` bare forward passes at `batch` images per pass."""
-    net = load_model(model, device=device)
-    rt = TorchRuntime(net.module, net.logits, net.device)
-    x = torch.randn(batch, 3, *net.spec.input_size, device=net.device)
+    spec = get_spec(model)  # the network alone: no runtime is chosen (no export) for the yardstick
+    dev = torch.device(device) if device else default_device()
+    rt = TorchRuntime(spec.build().to(dev), spec.output == "logits", dev)
+    x = torch.randn(batch, 3, *spec.input_size, device=dev)
     rt.run(x[:2])  # warm-up
     start, left = time.perf_counter(), images
     while left > 0:
         rt.run(x[:min(batch, left)])
         left -= batch
-    if net.device.type == "cuda":
-        torch.cuda.synchronize(net.device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     return time.perf_counter() - start
 
 
