@@ -120,7 +120,8 @@ def export(module: nn.Module, logits: bool, input_size: tuple[int, int], cache: 
     if cache.onnx.exists():
         return cache.onnx
     net = Probabilities(module, logits)
-    example = (torch.zeros(2, 3, *input_size),)
+    device = next(iter([*module.parameters(), *module.buffers()]), torch.zeros(0)).device
+    example = (torch.zeros(2, 3, *input_size, device=device),)  # where the network is (a GPU too)
     tmp = cache.onnx.with_name(f".{cache.onnx.name}.{os.getpid()}.tmp")
     dynamo = [] if isinstance(module, torch.jit.ScriptModule) else [True]
     error: Exception | None = None
