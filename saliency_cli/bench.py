@@ -8,29 +8,26 @@ from pathlib import Path
 from typing import Any
 
 
-def _memory(m: dict[str, Any] | None) -> str:
-    return f"{m['peak_mib']:7.0f} MiB (+{m['added_mib']:.0f})" if m else ""
+def _memory(m: dict[str, Any]) -> str:
+    return f"{m['peak_mib']:7.0f} MiB (+{m['added_mib']:.0f})"
 
 
 def report(res: dict[str, Any]) -> list[str]:
     """The run as the lines the command prints."""
-    h, w = res["input_size"]
-    lines = [f"model {res['model']} ({h} x {w})  device {res['device']}  torch {res['torch']}",
-             f"{'runtime':12s} {'version':>12s} {'chunk':>6s} {'max |dp|':>9s} {'forward img/s':>14s}  peak memory (added)"]
+    lines = [f"model {res['model']}  device {res['device']}  torch {res['torch']}",
+             f"{'runtime':12s} {'version':>10s} {'chunk':>6s} {'max |dp|':>9s} {'forward img/s':>14s}  peak memory (added)"]
     for r in res["runtimes"]:
         diff = "-" if r["max_prob_diff"] is None else f"{r['max_prob_diff']:.1g}"
-        lines.append(f"{r['runtime']:12s} {r['version'][:12]:>12s} {r['chunk']:6d} {diff:>9s} "
-                     f"{r['forward_images_per_s']:14.1f}  {_memory(r.get('memory'))}")
-    lines += [f"not run: {why}" for why in res["not_run"]]
-    p = res["params"]
-    lines.append(f"method {res['method']} ({p.get('chains', p.get('batch_size'))} chains, {p['queries']} queries) on "
-                 f"{res['method_runtime']}, chunk {res['method_chunk']}: {res['method_queries_per_s']:.1f} queries/s  "
-                 f"{_memory(res.get('method_memory'))}")
+        lines.append(f"{r['runtime']:12s} {r['version'].split('-')[0][:10]:>10s} {r['chunk']:6d} {diff:>9s} "
+                     f"{r['rate']:14.1f}  {_memory(r)}")
+    lines += [f"not run: {choice}: {why}" for choice, why in res["not_run"].items()]
+    m, f, p = res["method_run"], res["forward_same_setting"], res["params"]
+    lines.append(f"method {res['method']} ({p.get('chains', p.get('batch_size'))} chains, {p['queries']} queries) "
+                 f"on {m['runtime']}, chunk {m['chunk']}: {m['rate']:.1f} queries/s  {_memory(m)}")
+    lines.append(f"bare forward, same runtime and chunk: {f['rate']:.1f} images/s  {_memory(f)}")
     lines.append(f"ratio to the fastest runtime's forward ({res['fastest_runtime']}): {res['ratio']:.3f}")
-    if "method_memory" in res:
-        m, f = res["method_memory"], res["forward_memory_same_chunk"]
-        lines.append(f"memory: method / bare forward at chunk {res['method_chunk']} on {res['method_runtime']}: "
-                     f"peak {m['peak_mib'] / f['peak_mib']:.2f}x, added {m['added_mib'] / max(f['added_mib'], 1):.2f}x")
+    lines.append(f"memory, method / bare forward: peak {m['peak_mib'] / f['peak_mib']:.2f}x, "
+                 f"added {m['added_mib'] / max(f['added_mib'], 1):.2f}x")
     return lines
 
 
@@ -38,13 +35,12 @@ def cmd_throughput(args: argparse.Namespace) -> None:
     import torch
 
     from saliency.bench.throughput import throughput
-    from saliency.models import load_model
+    from saliency.models import default_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(args.model, device=args.device)
-    res = throughput(model, method=args.method, chains=args.chains, steps=args.steps, rounds=args.rounds,
-                     chunk=args.chunk, memory=not args.no_memory)
+    res = throughput(args.model, args.device or str(default_device()), method=args.method, chains=args.chains,
+                     steps=args.steps, rounds=args.rounds, chunk=args.chunk, seconds=args.seconds)
     print("\n".join(report(res)))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
@@ -86,7 +82,7 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_end_to_end)
 
     p = bench.add_parser("throughput", help="every runtime's forward rate vs the method's query rate, "
-                                            "and peak memory")
+                                            "and peak memory; each phase in a process of its own")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--method", default="oise")
     p.add_argument("--chains", type=int, default=None, help="OISE chains (default: its default); RISE: "
@@ -97,6 +93,6 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps the default")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument("--seconds", type=float, default=5.0, help="bare forward passes timed per phase")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.set_defaults(func=cmd_throughput)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from saliency.bench.throughput import forward_rate
+from saliency.bench.phase import timed
 from saliency.methods import get_method
 from saliency.runtimes.base import softmax_if
 from saliency.runtimes.torch_runtime import TorchRuntime
@@ -80,6 +80,17 @@ def build(variant: str, module: nn.Module, size: tuple[int, int], logits: bool, 
     else:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     return rt, time.perf_counter() - start
+
+
+def forward_rate(run: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...], device: torch.device,
+                 seconds: float) -> float:
+    """Images per second of bare forward passes on random inputs of `shape`."""
+    x = torch.randn(*shape, device=device)
+
+    def step() -> int:
+        run(x)
+        return shape[0]
+    return timed(step, step, device, seconds)
 
 
 def pictures(n: int, size: tuple[int, int], seed: int = 0) -> torch.Tensor:

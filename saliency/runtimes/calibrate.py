@@ -2,8 +2,8 @@
 
 On a CPU, eager torch runs EfficientNet-Lite0 2.6 times slower per image at 256 images per pass
 than at 16 (docs/benchmarks.md), while a GPU wants hundreds; no constant suits both. Batches of
-1, 2, 4, ... images are timed until two doublings in a row gain under 3%, or one pass takes too
-long; a runtime's chunk is the largest batch tried within 5% of its best rate: as fast as the
+1, 2, 4, ... images are timed until three doublings in a row gain under 3% (timings on a shared
+machine are noisy), or one pass takes too long; a runtime's chunk is the largest batch tried within 5% of its best rate: as fast as the
 best, and the caller's own work per pass (OISE builds each chunk's masks) spread over more images. The runtimes being compared are timed in turn at each batch size, so that a change in
 the machine's load hits them alike. Results are kept in the model's cache manifest, per set of
 runtimes, device and thread count: delete the manifest (saliency.runtimes.export) to measure again.
@@ -20,7 +20,8 @@ from saliency.runtimes.export import Cache
 
 log = logging.getLogger("saliency.runtimes")
 
-FORMAT = 2  # bump when the measurement or the pick changes, so cached chunks are measured again
+FORMAT = 3  # bump when the measurement or the pick changes, so cached chunks are measured again
+PATIENCE = 3  # doublings without a 3% gain before a runtime's search stops
 MAX_CHUNK = 512
 MIN_SECONDS = 0.2  # timed per batch size, after one warm-up pass
 MAX_PASS_SECONDS = 3.0  # a batch size slower than this per pass is the last one tried
@@ -50,21 +51,21 @@ def measure(runtimes: list[Runtime], input_size: tuple[int, int], device: torch.
     rates: list[dict[int, float]] = [{} for _ in runtimes]
     stale = [0] * len(runtimes)
     b = 1
-    while b <= max_chunk and any(s < 2 for s in stale):
+    while b <= max_chunk and any(s < PATIENCE for s in stale):
         x = torch.randn(b, 3, *input_size, generator=gen).to(device)
         for i, rt in enumerate(runtimes):
-            if stale[i] >= 2:
+            if stale[i] >= PATIENCE:
                 continue
             try:
                 rate = _rate(rt, x)
             except (torch.cuda.OutOfMemoryError, MemoryError):
-                stale[i] = 2
+                stale[i] = PATIENCE
                 continue
             best = max(rates[i].values(), default=0.0)
             rates[i][b] = rate
             stale[i] = 0 if rate > best * 1.03 else stale[i] + 1
             if b / rate > MAX_PASS_SECONDS:
-                stale[i] = 2
+                stale[i] = PATIENCE
         b *= 2
     return rates
 

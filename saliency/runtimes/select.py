@@ -1,13 +1,14 @@
 """Which runtime runs a model's black-box forward passes: the fastest one verified equal to torch.
 
 `auto` (the default): on a CPU the network is exported to ONNX once (saliency.runtimes.export),
-each ONNX engine installed (ONNX Runtime; OpenVINO when present) is checked against eager torch
-on a fixed batch, and the fastest of torch and the engines that passed is used, each timed at its
-own best chunk (saliency.runtimes.calibrate). If the export or every check fails, the reason is
-logged and torch stays. On a GPU `auto` is eager torch until the GPU benchmark (DEVELOPERS.md)
-shows another path is faster and equal. `torch`, `onnx` (ONNX Runtime) and `openvino` force one:
-one that cannot run or fails the check is an error, not a silent fallback. A user's .onnx file
-has no torch network: its engines are checked against ONNX Runtime instead.
+ONNX Runtime is checked against eager torch on a fixed batch, and the faster of the two (each
+timed at its own best chunk: saliency.runtimes.calibrate) is used; if the export or the check
+fails, the reason is logged and torch stays. On a GPU `auto` is eager torch until the GPU
+benchmark (DEVELOPERS.md) shows another path is faster and equal. OpenVINO is never picked by
+`auto`: it was no faster than ONNX Runtime here, and its idle threads slow the torch code of the
+same process (docs/benchmarks.md, Throughput). `torch`, `onnx` (ONNX Runtime) and `openvino`
+force one: one that cannot run or fails the check is an error, not a silent fallback. A user's
+.onnx file has no torch network: its engines are checked against ONNX Runtime instead.
 
 Precedence: a model's `runtime` key in the models file, else $SALIENCY_RUNTIME, else `auto`.
 """
@@ -19,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 from saliency.errors import ModelUnavailable
 from saliency.runtimes.base import CHOICES, ENGINE, RUNTIME_ENV, Runtime, record
@@ -58,14 +61,21 @@ def cache_of(net: LoadedModel) -> Cache:
     return Cache(net.spec.weights_file(), net.weights_sha256, net.spec.input_size, net.logits)
 
 
-def candidates(net: LoadedModel, engines: bool = True) -> tuple[list[Candidate], list[str]]:
+def engines_for(want: str, device: torch.device) -> tuple[str, ...]:
+    """The ONNX engines to build for a choice: `auto` tries ONNX Runtime on a CPU only."""
+    if want == "auto":
+        return ("onnxruntime",) if device.type == "cpu" else ()
+    return () if want == "torch" else (ENGINE[want],)
+
+
+def candidates(net: LoadedModel, engines: tuple[str, ...]) -> tuple[list[Candidate], list[str]]:
     """The runtimes that can run `net` here, each checked against the reference, and why others
-    could not: torch, and with `engines` the ONNX engines too (an .onnx file: those only)."""
+    could not: torch and the named engines (for an .onnx file: ONNX Runtime and the named ones)."""
     dev, size = net.device, net.spec.input_size
     if net.module is None:  # the user's own .onnx file: ONNX Runtime is the reference
         path = net.spec.weights_file()
         ort = load_classifier(path, net.name, size, len(net.labels), dev, net.logits)
-        found, why = _openvino(net, path, net.logits, ort)
+        found, why = _openvino(net, path, net.logits, ort) if "openvino" in engines else ([], [])
         return [Candidate(ort), *found], why
     reference = TorchRuntime(net.module, net.logits, dev)
     if not engines:
@@ -79,8 +89,8 @@ def candidates(net: LoadedModel, engines: bool = True) -> tuple[list[Candidate],
             ort = _checked_ort(net, cache, reference)
     except Exception as exc:  # noqa: BLE001 - export and engines fail in many ways; each is a reason
         return [Candidate(reference)], [f"ONNX export or ONNX Runtime failed ({_first_line(exc)})"]
-    found, why = _openvino(net, cache.onnx, False, reference)
-    return [Candidate(reference), ort, *found], why
+    found, why = _openvino(net, cache.onnx, False, reference) if "openvino" in engines else ([], [])
+    return [Candidate(reference), *([ort] if "onnxruntime" in engines else []), *found], why
 
 
 def _checked_ort(net: LoadedModel, cache: Cache, reference: Runtime) -> Candidate:
@@ -92,9 +102,7 @@ def _checked_ort(net: LoadedModel, cache: Cache, reference: Runtime) -> Candidat
 
 
 def _openvino(net: LoadedModel, path: Path, logits: bool, reference: Runtime) -> tuple[list[Candidate], list[str]]:
-    """OpenVINO on the same file, checked against `reference`: on a CPU, when it is installed."""
-    if net.device.type != "cpu" or importlib.util.find_spec("openvino") is None:
-        return [], []
+    """OpenVINO on the same file, checked against `reference` (CPU only)."""
     try:
         ov = Candidate(OpenVinoRuntime(path, logits))
         ov.max_prob_diff = max_difference(ov.runtime, reference, net.spec.input_size, net.device)
@@ -112,7 +120,7 @@ def choose(net: LoadedModel) -> tuple[Runtime, dict[str, Any]]:
     if want == "openvino" and (net.device.type != "cpu" or importlib.util.find_spec("openvino") is None):
         raise ModelUnavailable(f"model {net.name!r}: runtime openvino needs the CPU and the openvino "
                                f"package (device {net.device})")
-    found, why = candidates(net, engines=want in ("onnx", "openvino") or (want == "auto" and net.device.type == "cpu"))
+    found, why = candidates(net, engines_for(want, net.device))
     for c in found:
         if not c.verified:
             why.append(f"{c.runtime.name} differs from {'torch' if net.module is not None else 'onnxruntime'} "

@@ -14,25 +14,20 @@ def tiny_models(tiny_toml, monkeypatch):
 
 
 def test_throughput_lists_every_runtime_and_the_method(tiny_models, tmp_path, capsys):
+    """Every phase runs in a child process of its own: the figures come back and are printed."""
     out = tmp_path / "t.json"
     assert main(["bench", "throughput", "--model", "tiny", "--chains", "16", "--steps", "1", "--rounds", "1",
-                 "--no-memory", "--json", str(out)]) == 0
+                 "--seconds", "0", "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     names = [r["runtime"] for r in res["runtimes"]]
-    assert names[:2] == ["torch", "onnxruntime"] and res["not_run"] == []
-    assert all(r["forward_images_per_s"] > 0 and r["chunk"] >= 1 for r in res["runtimes"])
-    assert res["method_runtime"] in names and res["params"] == {"queries": 16, "chains": 16, "batch_size": None}
-    assert res["ratio"] == pytest.approx(res["method_queries_per_s"] / max(
-        r["forward_images_per_s"] for r in res["runtimes"]))
+    assert names[:2] == ["torch", "onnxruntime"] and res["not_run"] == {}
+    assert all(r["rate"] > 0 and r["chunk"] >= 1 and r["peak_mib"] >= r["added_mib"] >= 0 for r in res["runtimes"])
+    method, same = res["method_run"], res["forward_same_setting"]
+    assert method["runtime"] in names and same["runtime"] == method["runtime"] and same["chunk"] == method["chunk"]
+    assert res["params"] == {"queries": 16, "chains": 16}
+    assert res["ratio"] == pytest.approx(method["rate"] / max(r["rate"] for r in res["runtimes"]))
     printed = capsys.readouterr().out
     assert "onnxruntime" in printed and "ratio to the fastest runtime's forward" in printed
-
-
-def test_peak_memory_of_a_phase_is_measured_in_a_child(tiny_models):
-    from saliency.bench.memory import measure_in_child
-
-    m = measure_in_child("tiny", "cpu", "onnxruntime", "method", 8, 1, "oise", {"queries": 16, "chains": 16})
-    assert m["runtime"] == "onnxruntime" and m["peak_mib"] > m["added_mib"] >= 0
 
 
 def test_end_to_end_times_a_whole_explain_process(tiny_models, tmp_path, capsys):
