@@ -71,3 +71,12 @@ def test_predictions_share_the_submission_budget(redis_server, tiny_models_file:
         assert int(refused.headers["Retry-After"]) > 0
         assert app.post("/explain", files={"image": ("x.png", b"x", "image/png")}).status_code == 429
         assert app.get("/models").status_code == 200  # reads have their own budget
+
+
+def test_a_workers_error_is_relayed_with_its_status(client: httpx.Client, running_worker: Service,
+                                                    upload: Upload) -> None:
+    """`broken` is listed (its file exists) but no network loads from it: the worker says so."""
+    r = predict(client, upload.png, model="broken")
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "model_unavailable" and body["field"] == "model" and "broken.pt" in body["detail"]
