@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ class ModelSpec:
     # Why it cannot run here (a weights file absent, and where to put it), or None: checked
     # without building it, so a catalog can list only models that will load.
     missing: Callable[[], str | None] = field(default=lambda: None, compare=False)
+    # A model served elsewhere (saliency.models.remote.config.Endpoint): never built, reached over
+    # its serving protocol by saliency.models.remote.runtime.RemoteModel.
+    remote: Any = None
 
 
 class LoadedModel:
