@@ -16,6 +16,7 @@ import torch
 
 import saliency
 from saliency.models import LoadedModel, load_model
+from saliency.models.remote.runtime import RemoteModel
 
 PACKAGES = ("torch", "torchvision", "numpy", "pillow", "captum", "saliency-service")
 
@@ -65,11 +66,16 @@ def weights_hash(net: LoadedModel) -> str:
 
 def model_identity(name: str) -> dict[str, Any] | None:
     """Loads the model (as the job is about to: the cache makes it free). None when it cannot
-    load; the job then fails with the library's own message."""
+    load; the job then fails with the library's own message. A remote model is identified by its
+    endpoint and what its server says, never by its headers."""
     try:
         net = load_model(name)
     except Exception:  # noqa: BLE001 - reported by the job itself
         return None
+    if isinstance(net, RemoteModel):
+        # Served elsewhere: readiness is checked here, at the job's start; not ready fails the job.
+        net.check_ready()
+        return net.identity()
     return {"name": net.name, "source": net.spec.source, "description": net.spec.description,
             "weights_sha256": weights_hash(net),
             "parameters": sum(p.numel() for p in net.module.parameters()),

@@ -106,7 +106,7 @@ class RemoteRuntime:
             try:
                 return probabilities(answer, len(batch), self.classes, self.ep.output)
             except ValueError as exc:
-                raise Fault(f"the endpoint answered {exc}", transient=False) from None
+                raise Fault(f"its answer is unusable: {exc}", transient=False) from None
         return self.caller.call(f"inference on {len(batch)} images", attempt, images=len(batch))
 
     def record(self) -> dict[str, Any]:

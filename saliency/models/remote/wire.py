@@ -48,16 +48,16 @@ def probabilities(answer: np.ndarray, n: int, classes: int, output: str) -> np.n
     Raises ValueError saying what is wrong with it: shape, values, or rows that do not sum to 1."""
     out = np.asarray(answer)
     if out.dtype.kind not in "fiu":
-        raise ValueError(f"an answer of dtype {out.dtype}, not numbers")
+        raise ValueError(f"dtype {out.dtype}, not numbers")
     # (n, 1, classes) and the like are (n, classes): only singleton axes are dropped
     singleton = out.ndim > 2 and out.shape[0] == n and sum(d != 1 for d in out.shape[1:]) == 1
     squeezed = out.reshape(n, -1) if singleton else out
     if squeezed.shape != (n, classes):
-        raise ValueError(f"an answer of shape {list(out.shape)} for {n} images; the model's labels file has "
+        raise ValueError(f"shape {list(out.shape)} for {n} images; the model's labels file has "
                          f"{classes} classes, so [{n}, {classes}] was expected")
     probs = squeezed.astype(np.float32)
     if not np.isfinite(probs).all():
-        raise ValueError("an answer holding NaN or infinite values")
+        raise ValueError("NaN or infinite values")
     if output == "logits":
         shifted = np.exp(probs - probs.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
