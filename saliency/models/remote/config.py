@@ -68,7 +68,7 @@ class RemoteEntry(BaseModel):
                                     "is read from the environment, so secrets stay out of the file")
     binary: bool = Field(True, description="v2 REST: binary tensors (extension); false: JSON")
     max_batch: int = Field(64, ge=1, le=4096, description="most images in one request")
-    max_request_bytes: int = Field(64 << 20, ge=1024, description="most tensor bytes in one request")
+    max_request_bytes: int = Field(64 << 20, ge=1, description="most tensor bytes in one request")
     in_flight: int = Field(4, ge=1, le=64, description="requests in flight at once")
     max_queries_per_s: float | None = Field(None, gt=0, description="images per second sent, per worker")
     timeout: float = Field(30.0, gt=0, description="seconds one request may take")
