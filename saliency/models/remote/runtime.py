@@ -109,11 +109,6 @@ class RemoteRuntime:
                 raise Fault(f"its answer is unusable: {exc}", transient=False) from None
         return self.caller.call(f"inference on {len(batch)} images", attempt, images=len(batch))
 
-    def record(self) -> dict[str, Any]:
-        """What the audit records of it (never headers)."""
-        return {"name": self.name, "version": self.version, "where": self.where, "chunk": self.chunk,
-                "max_batch": self.ep.max_batch, "in_flight": self.ep.in_flight}
-
 
 class RemoteModel(LoadedModel):
     """What methods and the service use of a LoadedModel, for a model served elsewhere. It has no
@@ -143,10 +138,10 @@ class RemoteModel(LoadedModel):
     def identity(self) -> dict[str, Any]:
         """The model as the audit records it: the endpoint and what its server says, no secrets."""
         ep, meta, names = self.spec.remote, self.runtime.metadata, self.runtime.names
+        remote = {"endpoint": ep.where, "protocol": ep.protocol, "served_name": ep.served_name,
+                  "version": ep.version, "server_versions": list(meta.versions) if meta else None,
+                  "platform": meta.platform if meta else None, "datatype": ep.datatype, "layout": ep.layout,
+                  "scale": ep.scale, "input": names.input if names else None,
+                  "output": names.output if names else None, "max_batch": ep.max_batch, "in_flight": ep.in_flight}
         return {"name": self.name, "source": "remote", "description": self.spec.description,
-                "weights_sha256": None, "parameters": None, "device": str(self.device),
-                "endpoint": ep.where, "protocol": ep.protocol, "served_name": ep.served_name,
-                "version": ep.version, "server_versions": list(meta.versions) if meta else None,
-                "platform": meta.platform if meta else None, "datatype": ep.datatype, "layout": ep.layout,
-                "scale": ep.scale, "input": names.input if names else None,
-                "output": names.output if names else None, "runtime": self.runtime.record()}
+                "weights_sha256": None, "parameters": None, "device": str(self.device), "remote": remote}
