@@ -17,6 +17,13 @@ def cmd_throughput(args: argparse.Namespace) -> None:
     model = load_model(args.model, device=args.device)
     res = throughput(model, method=args.method, batch=args.batch, steps=args.steps, rounds=args.rounds)
     print(f"model {res['model']}  method {res['method']}  batch {res['batch']}  device {res['device']}")
+    remote = model.spec.remote
+    if remote is not None:  # forward = the same requests to the endpoint, without the method's work
+        wire = "JSON" if remote.protocol == "v1" or (remote.protocol == "v2" and not remote.binary) else "binary"
+        res["remote"] = {"endpoint": remote.where, "protocol": remote.protocol, "tensors": wire,
+                         "max_batch": remote.max_batch, "in_flight": remote.in_flight}
+        print(f"endpoint {remote.where}  {remote.protocol}, {wire} tensors  max_batch {remote.max_batch}  "
+              f"in_flight {remote.in_flight}")
     print(f"forward  {res['forward_images_per_s']:10.1f} images/s")
     print(f"method   {res['method_queries_per_s']:10.1f} queries/s")
     print(f"ratio    {res['ratio']:10.3f}")
