@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
-from tests.support.processes import ROOT, Proc, free_port, wait_until
+from tests.support.processes import ROOT, Proc, free_port, wait_answering
 
 VENV = Path(os.environ.get("SALIENCY_KSERVE_VENV", ROOT / ".venv-kserve"))
 SLOW = 3.0  # seconds tiny_slow takes per request: far above the timeouts the tests set
@@ -94,15 +93,9 @@ def kserve(tiny_toml: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     proc.start()
     server = KServe(f"http://127.0.0.1:{http}", f"grpc://127.0.0.1:{grpc}", tiny_toml.parent / "tiny_labels.txt",
                     proc)
-
-    def ready() -> bool:
-        proc.ensure_alive()
-        try:
-            return httpx.get(f"{server.http}/v2/models/tiny/ready", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
     try:
-        wait_until(ready, 60, "the KServe ModelServer to serve the tiny model", interval=0.1)
+        wait_answering(proc, f"{server.http}/v2/models/tiny/ready", "the KServe ModelServer to serve the tiny model",
+                       timeout=60)
         yield server
     finally:
         proc.stop(signal.SIGINT)

@@ -59,7 +59,8 @@ def api(remote_api: tuple[str, Proc]) -> Iterator[httpx.Client]:
         yield c
 
 
-def test_get_models_shows_the_endpoint_and_black_box_methods_never_the_secret(api: httpx.Client, kserve: KServe) -> None:
+def test_get_models_shows_the_endpoint_and_black_box_methods_never_the_secret(api: httpx.Client,
+                                                                              kserve: KServe) -> None:
     r = api.get("/models")
     assert SECRET not in r.text and "X-Token" not in r.text
     remote = next(m for m in r.json() if m["name"] == "remote")

@@ -11,6 +11,21 @@ from saliency.models.remote.config import Endpoint
 SNIPPET = 300  # characters of an error answer quoted in the job's error
 
 
+class RestProtocol:
+    """What the two REST protocols share: the endpoint, a pool, and the model's base URL."""
+
+    api = ""  # "v1" or "v2": the path's first part
+
+    def __init__(self, ep: Endpoint) -> None:
+        self.ep = ep
+        self.http = client(ep)
+        version = f"/versions/{ep.version}" if ep.version else ""
+        self.base = f"{ep.root}/{self.api}/models/{ep.served_name}{version}"
+
+    def close(self) -> None:
+        self.http.close()
+
+
 def client(ep: Endpoint) -> httpx.Client:
     """A connection pool sized for the requests in flight, with the endpoint's timeouts and headers."""
     limits = httpx.Limits(max_connections=ep.in_flight, max_keepalive_connections=ep.in_flight)

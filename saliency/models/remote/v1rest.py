@@ -10,18 +10,11 @@ import numpy as np
 
 from saliency.models.remote import rest
 from saliency.models.remote.calls import Fault
-from saliency.models.remote.config import Endpoint
 from saliency.models.remote.metadata import Metadata, Names
 
 
-class V1Rest:
-    name = "v1"
-
-    def __init__(self, ep: Endpoint) -> None:
-        self.ep = ep
-        self.http = rest.client(ep)
-        version = f"/versions/{ep.version}" if ep.version else ""
-        self.base = f"{ep.root}/v1/models/{ep.served_name}{version}"
+class V1Rest(rest.RestProtocol):
+    name = api = "v1"
 
     def ready(self) -> None:
         body = rest.json_of(rest.send(self.http, self.ep, "GET", self.base), "the model status")
@@ -45,9 +38,6 @@ class V1Rest:
             return np.asarray(predictions, dtype=np.float64)
         except (ValueError, TypeError):
             raise Fault("its predictions are not a rectangular array of numbers", transient=False) from None
-
-    def close(self) -> None:
-        self.http.close()
 
 
 def _named(prediction: dict[str, Any], output: str | None) -> Any:

@@ -16,21 +16,14 @@ import numpy as np
 
 from saliency.models.remote import rest
 from saliency.models.remote.calls import Fault
-from saliency.models.remote.config import Endpoint
 from saliency.models.remote.metadata import Metadata, Names
 from saliency.models.remote.wire import DTYPES, decode
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
-class V2Rest:
-    name = "v2"
-
-    def __init__(self, ep: Endpoint) -> None:
-        self.ep = ep
-        self.http = rest.client(ep)
-        version = f"/versions/{ep.version}" if ep.version else ""
-        self.base = f"{ep.root}/v2/models/{ep.served_name}{version}"
+class V2Rest(rest.RestProtocol):
+    name = api = "v2"
 
     def ready(self) -> None:
         answer = rest.send(self.http, self.ep, "GET", f"{self.base}/ready")
@@ -58,9 +51,6 @@ class V2Rest:
             body, headers = json.dumps(request).encode(), {"Content-Type": "application/json"}
         answer = rest.send(self.http, self.ep, "POST", f"{self.base}/infer", content=body, headers=headers)
         return read_answer(answer, names.output)
-
-    def close(self) -> None:
-        self.http.close()
 
 
 def read_answer(answer: httpx.Response, output: str | None) -> np.ndarray:
