@@ -5,7 +5,8 @@ models file declares the KServe model, with a secret header, beside a dead endpo
 Submitted to POST /explain and to KServe's POST /v1/models/{name}:explain, polled, its artifacts
 fetched; the map is the one the same network makes locally. GET /models shows the endpoint's host
 and black-box methods, never the secret; gradient methods are refused with why; a dead endpoint
-fails its job with a message naming it, and the worker goes on."""
+fails its job with a message naming it, and the worker goes on; a slow one runs past the job's limit
+and fails it."""
 from __future__ import annotations
 
 import base64
@@ -25,6 +26,7 @@ from tests.support.stack import (FAST, RedisServer, Upload, extra_api, free_port
 from tests.support.processes import Proc
 
 SECRET = "remote-secret-value-0123456789abcdef"
+JOB_TIMEOUT = 15  # SALIENCY_JOB_TIMEOUT of this stack: the other jobs here take a second or two
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +37,12 @@ def remote_api(kserve: KServe, tiny_toml: Path, redis_server: RedisServer, servi
     models = write_models(folder / "models.toml", {
         "remote": kserve.entry("tiny", "v2", headers={"X-Token": "${REMOTE_TEST_TOKEN}"}),
         "remote_dead": {**kserve.entry("tiny", "v2"), "url": dead, "retries": 1},
+        "remote_slow": kserve.entry("tiny_slow", "v2-grpc", timeout=60, retries=0),  # SLOW s a request
     }, prefix=tiny_toml.read_text().replace('"tiny.pt2"', f'"{tiny_toml.parent / "tiny.pt2"}"')
                 .replace('"tiny_labels.txt"', f'"{tiny_toml.parent / "tiny_labels.txt"}"'))
     env = {**service_env, "SALIENCY_QUEUE": "remote-test", "SALIENCY_KEY_PREFIX": "remote-test",
            "SALIENCY_MODELS_FILE": str(models), "SALIENCY_PRELOAD": "none", "SALIENCY_WORKER_METRICS_PORT": "0",
+           "SALIENCY_JOB_TIMEOUT": str(JOB_TIMEOUT),
            "REMOTE_TEST_TOKEN": SECRET}
     worker = Proc("remote-worker", [sys.executable, "-m", "worker"], env, folder / "worker.log")
     worker.start()
@@ -123,3 +127,11 @@ def test_a_dead_endpoint_fails_its_job_readably_and_the_worker_goes_on(api: http
     assert remote_api[1].alive
     after = wait_status(api, submit_ok(api, upload.png, model="remote", params=FAST), "finished", "failed")
     assert after["status"] == "finished", after["error"]
+
+
+def test_a_job_past_its_deadline_fails(api: httpx.Client, upload: Upload) -> None:
+    # 50 sequential steps of SLOW seconds each: far past the job's limit, whatever the machine
+    job = submit_ok(api, upload.png, model="remote_slow", params={**FAST, "queries": 1000})
+    failed = wait_status(api, job, "finished", "failed", timeout=JOB_TIMEOUT + 60)
+    assert failed["status"] == "failed"
+    assert f"longer than the limit of {JOB_TIMEOUT} s" in failed["error"]
