@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from saliency.errors import ModelUnavailable
+
 if TYPE_CHECKING:
     from saliency.models.spec import ModelSpec
 
@@ -155,6 +157,10 @@ class Endpoint:
 
     def headers(self) -> dict[str, str]:
         """The headers with ${VAR} read from the environment now; never log the result."""
+        unset = self.missing_variables()
+        if unset:
+            raise ModelUnavailable(f"model {self.model!r}: its headers read the environment variable(s) "
+                                   f"{', '.join(unset)}, which are not set here")
         return {name: _VAR.sub(lambda m: os.environ[m[1]], template) for name, template in self.header_templates}
 
 
@@ -174,7 +180,6 @@ def endpoint(name: str, entry: RemoteEntry) -> Endpoint:
 
 def remote_spec(name: str, entry: RemoteEntry, root: Path) -> "ModelSpec":
     """The registry's spec of a remote model: no network to build, labels from the file."""
-    from saliency.errors import ModelUnavailable
     from saliency.models.config import read_labels
     from saliency.models.spec import ModelSpec
 
@@ -184,10 +189,10 @@ def remote_spec(name: str, entry: RemoteEntry, root: Path) -> "ModelSpec":
     def missing() -> str | None:
         if not labels.exists():
             return f"model {name!r}: {labels} does not exist (the models file names it)"
-        unset = where.missing_variables()
-        if unset:
-            return (f"model {name!r}: its headers read the environment variable(s) {', '.join(unset)}, "
-                    "which are not set on this worker")
+        try:
+            where.headers()
+        except ModelUnavailable as exc:
+            return str(exc)
         return None
 
     def build() -> None:
