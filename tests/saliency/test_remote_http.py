@@ -194,6 +194,7 @@ def test_the_rate_cap_spreads_images_evenly() -> None:
     ({"gradients": True}, "gradients"),
     ({"datatype": "UINT8", "scale": "unit"}, "UINT8 inputs are pixel values"),
     ({"protocol": "v3"}, "protocol"),
+    ({"max_request_bytes": 100}, "one image is 192 bytes"),
 ])
 def test_the_models_file_refuses_a_remote_entry_that_cannot_work(keys: dict, message: str, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:

@@ -99,6 +99,9 @@ class RemoteEntry(BaseModel):
             raise ValueError(f"url: a {self.protocol} URL's path is {shape}, got {parts.path!r}")
         if self.datatype == "UINT8" and self.scale not in (None, "pixels"):
             raise ValueError("scale: UINT8 inputs are pixel values; drop `scale`")
+        per_image = 3 * self.input_size[0] * self.input_size[1] * (1 if self.datatype == "UINT8" else 4)
+        if per_image > self.max_request_bytes:
+            raise ValueError(f"max_request_bytes: one image is {per_image} bytes, more than {self.max_request_bytes}")
         normalized = self.datatype == "FP32" and self.scale in (None, "normalized")
         if normalized and (self.mean is None or self.std is None):
             raise ValueError("mean and std: an FP32 endpoint fed normalised images needs them; "

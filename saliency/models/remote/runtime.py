@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from saliency.errors import RemoteModelError
 from saliency.models.remote.calls import Caller, Fault
 from saliency.models.remote.config import Endpoint
 from saliency.models.remote.metadata import Metadata, Names, choose_names
@@ -55,11 +54,8 @@ class RemoteRuntime:
         self._pool = ThreadPoolExecutor(ep.in_flight, thread_name_prefix=f"remote-{ep.model}")
         self._lock = threading.Lock()
         h, w = ep.input_size
-        per_image = 3 * h * w * (1 if ep.datatype == "UINT8" else 4)
-        self.cap = min(ep.max_batch, ep.max_request_bytes // per_image)
-        if self.cap < 1:
-            raise RemoteModelError(f"model {ep.model!r}: one image is {per_image} bytes, more than "
-                                   f"max_request_bytes = {ep.max_request_bytes}")
+        # images per request: the models file refuses a byte cap below one image
+        self.cap = min(ep.max_batch, ep.max_request_bytes // (3 * h * w * (1 if ep.datatype == "UINT8" else 4)))
 
     @property
     def version(self) -> str:
