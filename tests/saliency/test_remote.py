@@ -168,3 +168,11 @@ def test_a_declaration_that_contradicts_the_metadata_fails_before_any_query(
     with pytest.raises(RemoteModelError, match=message):
         model(images(1))
     assert model.runtime.caller.stats.images == 0
+
+
+def test_a_grpc_message_over_the_servers_limit_is_not_retried_and_says_what_to_change(kserve: KServe,
+                                                                                      remote) -> None:
+    model = remote(**kserve.entry("tiny", "v2-grpc", max_batch=800, in_flight=1))  # 9.8 MB: KServe takes 8 MiB
+    with pytest.raises(RemoteModelError, match="RESOURCE_EXHAUSTED.*lower max_request_bytes"):
+        model(torch.zeros(800, 3, 32, 32))
+    assert model.runtime.caller.stats.retries == 0

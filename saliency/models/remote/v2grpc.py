@@ -42,6 +42,9 @@ class V2Grpc:
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
             detail = (exc.details() if hasattr(exc, "details") else "") or ""
+            if "larger than max" in detail:  # RESOURCE_EXHAUSTED that no retry can cure
+                raise Fault(f"{method} answered {code.name}: {detail[:300]}; lower max_request_bytes to what the "
+                            "server accepts", transient=False) from None
             raise Fault(f"{method} answered {code.name}: {detail[:300]}", transient=code in TRANSIENT) from None
 
     def ready(self) -> None:
