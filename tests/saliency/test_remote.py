@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from saliency.catalog.options import OiseParams
-from saliency.errors import RemoteModelError
+from saliency.errors import RemoteModelError, UnsupportedMethod
 from saliency.methods.oise import oise
 from saliency.models import get_spec, load_model
 from saliency.models.remote.runtime import RemoteModel
@@ -100,6 +100,10 @@ def test_load_model_returns_a_black_box_remote_model(kserve: KServe, tmp_path: P
     assert info.source == "remote" and not info.gradients and info.available
     assert "oise" in info.methods and "gradcam" not in info.methods
     assert info.endpoint == kserve.http.removeprefix("http://") and info.protocol == "v2"
+    from saliency.methods import get_method
+
+    with pytest.raises(UnsupportedMethod, match="needs gradients"):  # the library refuses too
+        get_method("gradcam").fn(model, images(1), torch.tensor([0]), get_method("gradcam").parse_params({}))
 
 
 @pytest.mark.parametrize("protocol", ["v2", "v2-grpc"])
