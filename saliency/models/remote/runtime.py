@@ -12,6 +12,7 @@ worker at each job's start (`check_ready`), and before the first request of a pr
 """
 from __future__ import annotations
 
+import importlib
 import math
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,13 +24,11 @@ import torch
 from saliency.models.remote.calls import Caller, Fault
 from saliency.models.remote.config import Endpoint
 from saliency.models.remote.metadata import Metadata, Names, choose_names
-from saliency.models.remote.v1rest import V1Rest
-from saliency.models.remote.v2grpc import V2Grpc
-from saliency.models.remote.v2rest import V2Rest
 from saliency.models.remote.wire import encode, probabilities
 from saliency.models.spec import LoadedModel, ModelSpec
 
-PROTOCOLS = {"v2": V2Rest, "v2-grpc": V2Grpc, "v1": V1Rest}
+# Imported when first used: grpcio and protobuf load only where a gRPC endpoint is declared.
+PROTOCOLS = {"v2": ("v2rest", "V2Rest"), "v2-grpc": ("v2grpc", "V2Grpc"), "v1": ("v1rest", "V1Rest")}
 
 
 def request_sizes(n: int, cap: int, in_flight: int) -> list[int]:
@@ -66,7 +65,9 @@ class RemoteRuntime:
     def transport(self) -> Any:
         with self._lock:
             if self._transport is None:
-                self._transport = PROTOCOLS[self.ep.protocol](self.ep)
+                module, name = PROTOCOLS[self.ep.protocol]
+                protocol = getattr(importlib.import_module(f"saliency.models.remote.{module}"), name)
+                self._transport = protocol(self.ep)
             return self._transport
 
     def check_ready(self) -> None:
