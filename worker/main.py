@@ -35,7 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jobs import queue
 from jobs.settings import get_settings
 from saliency.catalog.methods import load_plugins
-from saliency.errors import Cancelled
+from saliency.errors import Cancelled, SaliencyError
 from worker.catalog import Publisher
 from worker.metrics import METRICS
 from worker.reliable import ReliableWorker
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("published %d runnable models", publisher.publish_once())
     except KeyboardInterrupt:
         return 130
+    except SaliencyError as exc:  # a models file that cannot be read: say so and stop
+        raise SystemExit(f"worker: cannot describe the models it would run: {exc}") from None
     if args.publish_only:
         return 0
     queues = [queue.predict_queue(conn, settings), queue.explain_queue(conn, settings)]
