@@ -4,6 +4,7 @@ secret headers. Plus the models-file rules of a remote entry and the rate cap's 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,8 @@ from saliency.models import describe, get_spec
 from saliency.models.remote.calls import RateLimit
 from saliency.models.remote.runtime import RemoteModel, request_sizes
 from tests.support.remote import write_models
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 SECRET = "s3cret-token-never-shown-0123456789"
 Handler = Callable[["Server", BaseHTTPRequestHandler, dict[str, Any]], tuple[int, dict[str, str], bytes]]
@@ -115,6 +118,31 @@ def test_a_json_answer_to_a_binary_request_is_read_by_its_headers(serve, remote)
     assert not np.frombuffer(asked[0]["_raw"], "<f4").any()  # normalised zeros, as raw little-endian FP32
 
 
+def binary_answer(values: np.ndarray) -> tuple[int, dict[str, str], bytes]:
+    """A binary-extension answer: the JSON header, then `values` as raw little-endian FP32."""
+    raw = values.astype("<f4").tobytes()
+    header = json.dumps({"outputs": [{"name": "y", "datatype": "FP32", "shape": list(values.shape),
+                                      "parameters": {"binary_data_size": len(raw)}}]}).encode()
+    return 200, {"Content-Type": "application/octet-stream",
+                 "Inference-Header-Content-Length": str(len(header))}, header + raw
+
+
+def test_a_binary_answer_is_read_as_raw_little_endian_bytes(serve, remote) -> None:
+    server = serve(lambda s, h, r: binary_answer(np.array([[0.1, 0.9]] * r["inputs"][0]["shape"][0])))
+    torch.testing.assert_close(remote(server.url, in_flight=1)(x(2)), torch.tensor([[0.1, 0.9]] * 2))
+
+
+@pytest.mark.parametrize("bad, message", [(np.nan, "NaN or infinite values"), (np.inf, "NaN or infinite values")])
+def test_nan_or_infinity_in_an_answer_is_a_clear_failure_and_not_retried(bad: float, message: str,
+                                                                          serve, remote) -> None:
+    server = serve(lambda s, h, r: binary_answer(np.array([[0.5, bad]] * r["inputs"][0]["shape"][0])))
+    model = remote(server.url, in_flight=1)
+    with pytest.raises(RemoteModelError, match=f"its answer is unusable: {message}") as err:
+        model(x(2))
+    assert server.url.removeprefix("http://").split("/")[0] in str(err.value)
+    assert server.calls == 1 and model.runtime.caller.stats.retries == 0
+
+
 def test_429_with_retry_after_is_retried(serve, remote) -> None:
     def busy_once(s: Server, h: Any, r: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         if s.calls == 1:
@@ -204,3 +232,22 @@ def test_the_models_file_refuses_a_remote_entry_that_cannot_work(keys: dict, mes
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(write_models(tmp_path / "models.toml", {"r": entry})))
     with pytest.raises(ModelUnavailable, match=message):
         get_spec("r")
+
+
+def test_the_readmes_examples_work_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's models-file example (the issue's FP32 NCHW entry, and a UINT8 NHWC one without
+    mean and std, with a secret header) is accepted as written; no server is needed to declare them."""
+    section = README.read_text().split("## Explaining a model served elsewhere", 1)[1]
+    example = re.search(r"```toml\n(.*?)```", section, re.S)[1]
+    (tmp_path / "imagenet.txt").write_text("".join(f"class {i}\n" for i in range(1000)))
+    (tmp_path / "models.toml").write_text(example)
+    monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tmp_path / "models.toml"))
+    monkeypatch.setenv("KSERVE_TOKEN", SECRET)
+    triton, kserve = describe(get_spec("prod_resnet")), describe(get_spec("kserve_mobilenet"))
+    assert (triton.endpoint, triton.protocol, triton.classes) == ("triton:8000", "v2", 1000)
+    assert (kserve.endpoint, kserve.protocol) == ("mobilenet.models.example.com:443", "v2-grpc")
+    assert triton.available and kserve.available and not triton.gradients and not kserve.gradients
+    assert get_spec("kserve_mobilenet").mean == (0.485, 0.456, 0.406)  # ImageNet's, for masked pixels
+    ep = get_spec("kserve_mobilenet").remote
+    assert (ep.layout, ep.datatype, ep.scale) == ("NHWC", "UINT8", "pixels")
+    assert ep.headers()["Authorization"] == f"Bearer {SECRET}" and SECRET not in repr(ep)
