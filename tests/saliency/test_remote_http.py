@@ -251,3 +251,14 @@ def test_the_readmes_examples_work_as_written(tmp_path: Path, monkeypatch: pytes
     ep = get_spec("kserve_mobilenet").remote
     assert (ep.layout, ep.datatype, ep.scale) == ("NHWC", "UINT8", "pixels")
     assert ep.headers()["Authorization"] == f"Bearer {SECRET}" and SECRET not in repr(ep)
+
+
+def test_a_grpc_endpoint_where_grpcio_is_missing_is_unavailable_and_says_what_to_install(
+        remote, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "grpc", None)  # what `import grpc` meets where it is not installed
+    monkeypatch.delitem(sys.modules, "saliency.models.remote.v2grpc", raising=False)
+    model = remote("grpc://127.0.0.1:1/m", protocol="v2-grpc")
+    with pytest.raises(ModelUnavailable, match="served over v2-grpc, which needs the Python package 'grpc'"):
+        model(x(1))

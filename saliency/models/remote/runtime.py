@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from saliency.errors import ModelUnavailable
 from saliency.models.remote.calls import Caller, Fault
 from saliency.models.remote.config import Endpoint
 from saliency.models.remote.metadata import Metadata, Names, choose_names
@@ -66,7 +67,13 @@ class RemoteRuntime:
         with self._lock:
             if self._transport is None:
                 module, name = PROTOCOLS[self.ep.protocol]
-                protocol = getattr(importlib.import_module(f"saliency.models.remote.{module}"), name)
+                try:
+                    protocol = getattr(importlib.import_module(f"saliency.models.remote.{module}"), name)
+                except ImportError as exc:  # grpcio or protobuf not installed where this runs
+                    raise ModelUnavailable(
+                        f"model {self.ep.model!r} is served over {self.ep.protocol}, which needs the Python "
+                        f"package {exc.name!r} here; install grpcio and protobuf (the 'torch' extra "
+                        "of this project has them)") from None
                 self._transport = protocol(self.ep)
             return self._transport
 
