@@ -42,7 +42,7 @@ def remote_api(kserve: KServe, tiny_toml: Path, redis_server: RedisServer, servi
                 .replace('"tiny_labels.txt"', f'"{tiny_toml.parent / "tiny_labels.txt"}"'))
     env = {**service_env, "SALIENCY_QUEUE": "remote-test", "SALIENCY_KEY_PREFIX": "remote-test",
            "SALIENCY_MODELS_FILE": str(models), "SALIENCY_PRELOAD": "none", "SALIENCY_WORKER_METRICS_PORT": "0",
-           "SALIENCY_JOB_TIMEOUT": str(JOB_TIMEOUT),
+           "SALIENCY_JOB_TIMEOUT": str(JOB_TIMEOUT), "SALIENCY_LOG_LEVEL": "DEBUG",  # the most it logs
            "REMOTE_TEST_TOKEN": SECRET}
     worker = Proc("remote-worker", [sys.executable, "-m", "worker"], env, folder / "worker.log")
     worker.start()
@@ -81,6 +81,7 @@ def test_gradient_methods_are_refused_with_why(api: httpx.Client, upload: Upload
 
 
 def test_explain_a_remote_model_poll_and_fetch(api: httpx.Client, upload: Upload, tiny_toml: Path,
+                                               remote_api: tuple[str, Proc],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     params = {**FAST, "seed": 5}
     job = wait_status(api, submit_ok(api, upload.png, model="remote", params=params, target=upload.label),
@@ -94,6 +95,9 @@ def test_explain_a_remote_model_poll_and_fetch(api: httpx.Client, upload: Upload
     assert model["source"] == "remote" and model["weights_sha256"] is None
     assert model["remote"]["endpoint"].endswith("/v2/models/tiny") and model["remote"]["input"] == "images"
     assert SECRET not in str(job["audit"])
+    # the worker, logging at DEBUG, logged its requests to the endpoint but never the header's value
+    log = remote_api[1].log_path.read_text(errors="replace")
+    assert "/v2/models/tiny/infer" in log and SECRET not in log
     # the same network run here, with the same seed, makes the same map
     from saliency import explain
 
