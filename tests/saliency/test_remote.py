@@ -140,6 +140,19 @@ def test_a_slow_grpc_endpoint_times_out(kserve: KServe, remote) -> None:
 
 
 @pytest.mark.parametrize("protocol", ["v2", "v2-grpc", "v1"])
+def test_a_model_that_is_not_ready_fails_its_readiness_check_before_any_query(protocol: str, kserve: KServe,
+                                                                              remote) -> None:
+    model = remote(**kserve.entry("tiny_down", protocol, retries=1))
+    with pytest.raises(RemoteModelError, match="the readiness check failed.*not ready") as err:
+        model.check_ready()  # what the worker calls at each job's start
+    assert "tiny_down" in str(err.value)
+    with pytest.raises(RemoteModelError, match="not ready"):
+        model(images(1))  # a process's first forward call checks too
+    stats = model.runtime.caller.stats
+    assert stats.images == 0 and stats.retries == 2  # not ready is transient: retried, then final
+
+
+@pytest.mark.parametrize("protocol", ["v2", "v2-grpc", "v1"])
 def test_a_wrong_shape_is_a_clear_failure_and_not_retried(protocol: str, kserve: KServe, remote) -> None:
     model = remote(**kserve.entry("tiny_wrong", protocol, in_flight=1))
     with pytest.raises(RemoteModelError, match=r"shape \[2, 3\] for 2 images.* 4 classes") as err:

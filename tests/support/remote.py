@@ -8,7 +8,8 @@ why. It serves, on free ports, REST (V1 and V2, JSON and binary) and V2 gRPC:
 - `tiny`: FP32, NCHW, normalised input (mean 0.5, std 0.25), logits;
 - `tiny_u8`: UINT8 pixels, NHWC, normalises inside, probabilities;
 - `tiny_slow` (answers after SLOW seconds), `tiny_flaky` (503 / UNAVAILABLE the first time it
-  sees an input), `tiny_wrong` (one class too few): misbehaving on purpose.
+  sees an input), `tiny_wrong` (one class too few), `tiny_down` (loaded but not ready):
+  misbehaving on purpose.
 """
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def kserve(tiny_toml: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
               {"name": "tiny_u8", "layout": "NHWC", "datatype": "UINT8", "output": "probabilities"},
               {"name": "tiny_slow", "behaviour": "slow", "seconds": SLOW},
               {"name": "tiny_flaky", "behaviour": "flaky"},
-              {"name": "tiny_wrong", "behaviour": "wrong_shape"}]
+              {"name": "tiny_wrong", "behaviour": "wrong_shape"},
+              {"name": "tiny_down", "behaviour": "not_ready"}]
     config = folder / "models.json"
     config.write_text(json.dumps({"weights": str(export_weights(tiny_toml, folder / "tiny.npz")), "models": models}))
     http, grpc = free_port(), free_port()

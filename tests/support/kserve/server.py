@@ -8,7 +8,8 @@ CNN's forward pass is written here in numpy, from weights the fixture exports (`
 Each model entry: `name`; `layout` NCHW|NHWC; `datatype` FP32|UINT8; `scale` normalized|unit|pixels
 (what an FP32 input holds; the model normalises itself otherwise); `mean`, `std`; `output`
 logits|probabilities; `behaviour`: ok, slow (sleeps `seconds` per request), flaky (answers
-503 / UNAVAILABLE the first time it sees an input, then answers), wrong_shape (drops a class).
+503 / UNAVAILABLE the first time it sees an input, then answers), wrong_shape (drops a class),
+not_ready (loaded, but its readiness check says no: REST 503, gRPC ready = false).
 One process serves V1 and V2 over REST (JSON and binary tensors) and V2 over gRPC.
 """
 from __future__ import annotations
@@ -65,6 +66,10 @@ class TinyModel(Model):
         self.mean = np.asarray(spec.get("mean", [0.5, 0.5, 0.5]), np.float32).reshape(1, 3, 1, 1)
         self.std = np.asarray(spec.get("std", [0.25, 0.25, 0.25]), np.float32).reshape(1, 3, 1, 1)
         self.ready = True
+
+    async def healthy(self) -> bool:
+        """What KServe's model-ready routes ask (the server itself stays ready)."""
+        return self.spec.get("behaviour") != "not_ready"
 
     def _shape(self) -> list[int]:
         s = self.spec.get("size", 32)
