@@ -9,7 +9,8 @@ Each model entry: `name`; `layout` NCHW|NHWC; `datatype` FP32|UINT8; `scale` nor
 (what an FP32 input holds; the model normalises itself otherwise); `mean`, `std`; `output`
 logits|probabilities; `behaviour`: ok, slow (sleeps `seconds` per request), flaky (answers
 503 / UNAVAILABLE the first time it sees an input, then answers), wrong_shape (drops a class),
-not_ready (loaded, but its readiness check says no: REST 503, gRPC ready = false).
+not_ready (loaded, but its readiness check says no: REST 503, gRPC ready = false), null (answers
+equal logits without computing anything: a benchmark's endpoint whose cost is all in the protocol).
 One process serves V1 and V2 over REST (JSON and binary tensors) and V2 over gRPC.
 """
 from __future__ import annotations
@@ -82,6 +83,8 @@ class TinyModel(Model):
         return [{"name": self.spec.get("output", "logits"), "datatype": "FP32", "shape": [-1, 4]}]
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
+        if self.spec.get("behaviour") == "null":
+            return np.zeros((len(batch), 4), np.float32)
         x = batch.transpose(0, 3, 1, 2) if self.spec.get("layout", "NCHW") == "NHWC" else batch
         x = x.astype(np.float32)
         scale = "pixels" if self.spec.get("datatype") == "UINT8" else self.spec.get("scale", "normalized")
