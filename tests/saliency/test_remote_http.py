@@ -238,7 +238,7 @@ def test_the_readmes_examples_work_as_written(tmp_path: Path, monkeypatch: pytes
     """The README's models-file example (the issue's FP32 NCHW entry, and a UINT8 NHWC one without
     mean and std, with a secret header) is accepted as written; no server is needed to declare them."""
     section = README.read_text().split("## Explaining a model served elsewhere", 1)[1]
-    example = re.search(r"```toml\n(.*?)```", section, re.S)[1]
+    example = re.search(r"```toml\n(.*?)```", section, re.DOTALL)[1]
     (tmp_path / "imagenet.txt").write_text("".join(f"class {i}\n" for i in range(1000)))
     (tmp_path / "models.toml").write_text(example)
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(tmp_path / "models.toml"))
