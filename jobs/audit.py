@@ -14,13 +14,33 @@ from pydantic import BaseModel, Field
 from jobs.state import JobState
 
 
+class RemoteEndpoint(BaseModel):
+    """A model served elsewhere: where and how it was reached, never its headers."""
+
+    endpoint: str = Field(description="the model's URL, without query")
+    protocol: str = Field(description="v2, v2-grpc or v1")
+    served_name: str = Field(description="the model's name on its server")
+    version: str | None = Field(description="the version asked for; null: the server's choice")
+    server_versions: list[str] | None = Field(description="the versions the server's metadata lists")
+    platform: str | None = Field(description="the platform the server's metadata names")
+    datatype: str
+    layout: str
+    scale: str = Field(description="what the input holds: normalized, unit or pixels")
+    input: str | None
+    output: str | None
+    max_batch: int = Field(description="most images per request")
+    in_flight: int = Field(description="requests in flight at once")
+
+
 class ModelIdentity(BaseModel):
     name: str
-    source: str = Field(description="builtin, torchvision or config")
+    source: str = Field(description="builtin, torchvision, config or remote")
     description: str = ""
-    weights_sha256: str = Field(description="SHA-256 over every parameter and buffer of the loaded network")
-    parameters: int
+    weights_sha256: str | None = Field(description="SHA-256 over every parameter and buffer of the loaded "
+                                       "network; null for a model served elsewhere")
+    parameters: int | None
     device: str
+    remote: RemoteEndpoint | None = Field(None, description="a model served elsewhere: its endpoint")
 
 
 class RuntimeRecord(BaseModel):

@@ -86,8 +86,10 @@ def check_options(catalog: Catalog, settings: Settings, *, model: str | None = N
     info = catalog.get(model)
     spec = method_info(method)
     if spec.needs == "gradients" and not info.gradients:
-        raise UnsupportedMethod(f"method {method!r} needs gradients, which model {model!r} does not "
-                                f"offer; use a black-box method ({', '.join(info.methods)})")
+        why = (f"model {model!r} is served elsewhere ({info.endpoint}), which answers class probabilities "
+               "only" if info.source == "remote" else f"model {model!r} does not offer them")
+        raise UnsupportedMethod(f"method {method!r} needs gradients; {why}; use a black-box method "
+                                f"({', '.join(info.methods)})")
     resolved = None
     if target is not None and target.strip():
         labels = catalog.labels(info)

@@ -88,3 +88,11 @@ class DuplicateName(SaliencyError):
 
     status = 500
     code = "duplicate_name"
+
+
+class RemoteModelError(SaliencyError):
+    """A model served elsewhere failed to answer usably: unreachable, refused, too slow, or an
+    answer of the wrong shape. The message names the endpoint and what it answered, never a secret."""
+
+    status = 502
+    code = "remote_model_error"

@@ -14,8 +14,12 @@ def _memory(m: dict[str, Any]) -> str:
 
 def report(res: dict[str, Any]) -> list[str]:
     """The run as the lines the command prints."""
-    lines = [f"model {res['model']}  device {res['device']}  torch {res['torch']}",
-             f"{'runtime':12s} {'version':>10s} {'chunk':>6s} {'max |dp|':>9s} {'forward img/s':>14s}  peak memory (added)"]
+    lines = [f"model {res['model']}  device {res['device']}  torch {res['torch']}"]
+    if "remote" in res:
+        r = res["remote"]
+        lines.append(f"endpoint {r['endpoint']}  {r['protocol']}, {r['tensors']} tensors  max_batch {r['max_batch']}  "
+                     f"in_flight {r['in_flight']}")
+    lines.append(f"{'runtime':12s} {'version':>10s} {'chunk':>6s} {'max |dp|':>9s} {'forward img/s':>14s}  peak memory (added)")
     for r in res["runtimes"]:
         diff = "-" if r["max_prob_diff"] is None else f"{r['max_prob_diff']:.1g}"
         lines.append(f"{r['runtime']:12s} {r['version'].split('-')[0][:10]:>10s} {r['chunk']:6d} {diff:>9s} "

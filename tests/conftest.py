@@ -1,7 +1,7 @@
 """Fixtures every test folder may use: the tiny model (tests/support/tiny.py) and the service stack
-(tests/support/stack.py). Each folder's own conftest.py holds what only its tests need."""
+(tests/support/stack.py), and a KServe server for remote models (tests/support/remote.py). Each folder's own conftest.py holds what only its tests need."""
 
-pytest_plugins = ["tests.support.tiny", "tests.support.stack"]
+pytest_plugins = ["tests.support.tiny", "tests.support.stack", "tests.support.remote"]
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -17,6 +17,7 @@ import torch
 import saliency
 from saliency.catalog.methods import registry
 from saliency.models import load_model
+from saliency.models.remote.runtime import RemoteModel
 
 PACKAGES = ("torch", "torchvision", "numpy", "pillow", "captum", "onnxruntime", "openvino", "saliency-service")
 
@@ -49,11 +50,16 @@ def source_hash() -> str:
 
 def model_identity(name: str) -> dict[str, Any] | None:
     """Loads the model (as the job is about to: the cache makes it free). None when it cannot
-    load; the job then fails with the library's own message."""
+    load; the job then fails with the library's own message. A remote model is identified by its
+    endpoint and what its server says, never by its headers."""
     try:
         net = load_model(name)
     except Exception:  # noqa: BLE001 - reported by the job itself
         return None
+    if isinstance(net, RemoteModel):
+        # Served elsewhere: readiness is checked here, at the job's start; not ready fails the job.
+        net.check_ready()
+        return net.identity()
     return {"name": net.name, "source": net.spec.source, "description": net.spec.description,
             "weights_sha256": net.weights_sha256, "parameters": net.parameters, "device": str(net.device),
             "runtime": net.runtime_record}

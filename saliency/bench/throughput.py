@@ -30,6 +30,18 @@ def choices(device: str) -> list[str]:
     return out
 
 
+def _endpoint(model: str) -> dict[str, Any] | None:
+    """A remote model's endpoint as the report names it (no secrets); None for a local model."""
+    from saliency.models import get_spec
+
+    ep = get_spec(model).remote
+    if ep is None:
+        return None
+    wire = "JSON" if ep.protocol == "v1" or (ep.protocol == "v2" and not ep.binary) else "binary"
+    return {"endpoint": ep.where, "protocol": ep.protocol, "tensors": wire, "max_batch": ep.max_batch,
+            "in_flight": ep.in_flight}
+
+
 def method_params(method: str, chains: int, steps: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the measured run's params, a one-step warm-up's). OISE: `chains` side by side for `steps`
     steps; RISE: `chains` masks per forward pass."""
@@ -43,7 +55,8 @@ def throughput(model: str, device: str, method: str = "oise", chains: int | None
     chains = chains or (OiseParams().chains if method == "oise" else 64)
     params, warm_up = method_params(method, chains, steps)
     common = {"model": model, "device": device, "threads": torch.get_num_threads(), "seconds": seconds}
-    forward: dict[str, list[dict[str, Any]]] = {c: [] for c in choices(device)}
+    remote = _endpoint(model)  # a remote model's one runtime is its endpoint: the same requests, no masks
+    forward: dict[str, list[dict[str, Any]]] = {c: [] for c in (["remote"] if remote else choices(device))}
     not_run: dict[str, str] = {}
     meth, same = [], []
     for _ in range(rounds):
@@ -54,7 +67,8 @@ def throughput(model: str, device: str, method: str = "oise", chains: int | None
             if choice in not_run:
                 continue
             try:
-                forward[choice].append(measure_in_child(choice, **common, phase="forward", chunk=chunk))
+                forward[choice].append(measure_in_child(None if remote else choice, **common, phase="forward",
+                                                        chunk=chunk))
             except RuntimeError as exc:
                 not_run[choice] = str(exc)
     rows = [_best(runs) for runs in forward.values() if runs]
@@ -63,7 +77,7 @@ def throughput(model: str, device: str, method: str = "oise", chains: int | None
     return {"model": model, "device": _device_name(device), "torch": torch.__version__, "method": method,
             "params": params, "runtimes": rows, "not_run": not_run, "method_run": best_method,
             "forward_same_setting": yardstick, "fastest_runtime": fastest["runtime"],
-            "ratio": best_method["rate"] / fastest["rate"]}
+            "ratio": best_method["rate"] / fastest["rate"], **({"remote": remote} if remote else {})}
 
 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 class ModelInfo(BaseModel):
     name: str
     description: str = ""
-    source: str = Field(description="builtin, torchvision or config (a user model)")
+    source: str = Field(description="builtin, torchvision, config (a user model) or remote (served elsewhere)")
     input_size: tuple[int, int] = Field(description="(height, width) images are resized to")
     classes: int = Field(description="number of classes")
     gradients: bool = Field(description="whether gradient-based methods can run on it")
@@ -20,6 +20,9 @@ class ModelInfo(BaseModel):
     available: bool = Field(True, description="its weights (and generator) are present where it runs")
     unavailable_reason: str | None = Field(None, description="why it cannot run, and how to fix it")
     labels_sha256: str = Field(description="SHA-256 of its class names, one per line")
+    # A model served elsewhere (source "remote"): where, never how it authenticates.
+    endpoint: str | None = Field(None, description="remote models: the host (and port) that serves it")
+    protocol: str | None = Field(None, description="remote models: v2, v2-grpc or v1")
 
 
 def labels_digest(labels: list[str]) -> str:

@@ -59,8 +59,17 @@ def load_model(name: str = DEFAULT_MODEL, device: torch.device | str | None = No
     key = (name, str(dev))
     with _lock:
         if key not in _loaded:
-            _loaded[key] = LoadedModel(get_spec(name), dev)
+            _loaded[key] = _build(get_spec(name), dev)
         return _loaded[key]
+
+
+def _build(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    """A local network, or a model served elsewhere (reached over its protocol, nothing built)."""
+    if spec.remote is not None:
+        from saliency.models.remote.runtime import RemoteModel
+
+        return RemoteModel(spec, device)
+    return LoadedModel(spec, device)
 
 
 def describe(spec: ModelSpec) -> ModelInfo:
@@ -78,7 +87,9 @@ def describe(spec: ModelSpec) -> ModelInfo:
                      input_size=spec.input_size, classes=len(labels), gradients=spec.gradients,
                      methods=methods_for(spec.gradients), generator=spec.generator is not None,
                      available=missing is None, unavailable_reason=missing,
-                     labels_sha256=labels_digest(labels))
+                     labels_sha256=labels_digest(labels),
+                     endpoint=spec.remote.host if spec.remote else None,
+                     protocol=spec.remote.protocol if spec.remote else None)
 
 
 __all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelInfo", "ModelSpec", "default_device", "describe",

@@ -13,6 +13,8 @@
 An .onnx file is run by an ONNX engine only: black-box methods, no gradients (`gradients = true`
 is refused), and `runtime = "torch"` is refused.
 
+An entry with a `url` is a model served elsewhere: see saliency.models.remote.config for its keys.
+
 File: $SALIENCY_MODELS_FILE, else ./models.toml when present.
 Override: SALIENCY_MODELS__<name>__<field>=value (JSON for lists, e.g. '[0.5, 0.5, 0.5]').
 """
@@ -29,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from torch import nn
 
 from saliency.errors import ModelUnavailable
+from saliency.models.remote.config import RemoteEntry, remote_spec
 from saliency.models.spec import ModelSpec
 from saliency.runtimes.base import Choice
 
@@ -99,13 +102,14 @@ def user_specs() -> dict[str, ModelSpec]:
         raw.setdefault(name, {}).update(fields)
     specs = {}
     for name, fields in raw.items():
+        remote = "url" in fields  # served elsewhere: saliency.models.remote
         try:
-            entry = ModelEntry.model_validate(fields)
+            entry = (RemoteEntry if remote else ModelEntry).model_validate(fields)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = "".join(f"{part}: " for part in (".".join(map(str, err["loc"])),) if part)
             raise ModelUnavailable(f"model {name!r} in {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
-        specs[name] = _spec(name, entry, root)
+        specs[name] = remote_spec(name, entry, root) if remote else _spec(name, entry, root)
     return specs
 
 
@@ -115,7 +119,7 @@ def _spec(name: str, entry: ModelEntry, root: Path) -> ModelSpec:
     return ModelSpec(
         name=name,
         build=lambda: load_file(weights),
-        labels=lambda: _read_labels(labels),
+        labels=lambda: read_labels(labels),
         input_size=entry.input_size,
         mean=entry.mean,
         std=entry.std,
@@ -154,7 +158,7 @@ def load_file(path: Path) -> nn.Module:
                                f"archive that loads here ({first[:200]})") from None
 
 
-def _read_labels(path: Path) -> list[str]:
+def read_labels(path: Path) -> list[str]:
     if not path.exists():
         raise ModelUnavailable(f"labels file {path} does not exist")
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]

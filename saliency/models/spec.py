@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ class ModelSpec:
     # The file the weights come from: the runtime cache lives beside it (saliency.runtimes.export).
     weights_file: Callable[[], Path | None] = field(default=lambda: None, compare=False)
     runtime: str | None = None  # auto, torch or onnx; None: $SALIENCY_RUNTIME (saliency.runtimes.select)
+    # A model served elsewhere (saliency.models.remote.config.Endpoint): never built, reached over
+    # its serving protocol by saliency.models.remote.runtime.RemoteModel.
+    remote: Any = None
 
 
 class LoadedModel:

@@ -35,6 +35,19 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
         time.sleep(interval)
 
 
+def wait_answering(proc: "Proc", url: str, what: str, timeout: float = 90) -> None:
+    """Until `url` answers 200, failing at once (with its log) if `proc` dies meanwhile."""
+    import httpx
+
+    def ok() -> bool:
+        proc.ensure_alive()
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+    wait_until(ok, timeout, what, interval=0.1)
+
+
 @dataclass
 class Proc:
     """A child process whose output goes to a log file that failures can show."""

@@ -28,7 +28,8 @@ from PIL import Image
 from redis import Redis
 
 from tests.support.tiny import tiny_onnx_entry
-from tests.support.processes import ROOT, Proc, free_port, start_redis, wait_until  # noqa: F401 (for tests)
+from tests.support.processes import (ROOT, Proc, free_port, start_redis, wait_answering,  # noqa: F401 (for tests)
+                                     wait_until)
 
 QUEUE = "saliency-test"
 MAX_UPLOAD = 1_000_000  # bytes; small so that the 413 tests stay cheap
@@ -147,13 +148,7 @@ class Service:
 
 
 def wait_healthy(api: Proc, url: str, what: str = "the API to answer /healthz") -> None:
-    def healthy() -> bool:
-        api.ensure_alive()
-        try:
-            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-    wait_until(healthy, 90, what, interval=0.1)
+    wait_answering(api, f"{url}/healthz", what)
 
 
 @contextmanager
