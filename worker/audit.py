@@ -59,7 +59,7 @@ def model_identity(name: str) -> dict[str, Any] | None:
     if isinstance(net, RemoteModel):
         # Served elsewhere: readiness is checked here, at the job's start; not ready fails the job.
         net.check_ready()
-        return net.identity()
+        return {**net.identity(), "runtime": net.runtime_record}
     return {"name": net.name, "source": net.spec.source, "description": net.spec.description,
             "weights_sha256": net.weights_sha256, "parameters": net.parameters, "device": str(net.device),
             "runtime": net.runtime_record}
