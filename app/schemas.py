@@ -67,7 +67,7 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     redis: bool
-    workers: int = Field(description="workers registered on the queue")
+    workers: int = Field(description="workers registered on the queue (reported; 0 does not make the API unready)")
     detail: str | None = None
 
 
