@@ -106,7 +106,8 @@ class SubmissionForm:
                                                              "signed, once the job ends (README, Webhooks)")] = None,
         idempotency_key: Annotated[str | None, Header(
             alias="Idempotency-Key", description="the same key with the same request answers the same "
-                                                 "job(s) (200); with a different request, 409")] = None,
+                                                 "job(s) (200); with a different request, 422; while the "
+                                                 "first is still being processed, 409")] = None,
     ) -> None:
         self.model, self.method, self.target, self.params = model, method, target, params
         self.metrics, self.reconstruct, self.reconstruct_params = metrics, reconstruct, reconstruct_params

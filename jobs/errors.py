@@ -41,11 +41,18 @@ class TooManyImages(SaliencyError):
     default_field = "images"
 
 
-class IdempotencyConflict(SaliencyError):
-    """The key was used for a different request."""
+class IdempotencyKeyReused(SaliencyError):
+    """The key was used for a different request (IETF Idempotency-Key draft: 422)."""
+
+    code = "idempotency_key_reused"
+    default_field = "Idempotency-Key"
+
+
+class IdempotencyInProgress(SaliencyError):
+    """The first request with this key is still being processed (IETF draft: 409)."""
 
     status = 409
-    code = "idempotency_conflict"
+    code = "idempotency_in_progress"
 
 
 class BadIdempotencyKey(SaliencyError):
