@@ -104,6 +104,9 @@ class SubmissionForm:
                                                                    "object")] = None,
         callback_url: Annotated[str | None, Form(description="http(s) URL that gets the job document, "
                                                              "signed, once the job ends (README, Webhooks)")] = None,
+        webhook_events_filter: Annotated[str | None, Form(description="events sent to callback_url: "
+                                                                      "start, progress, completed (JSON list or "
+                                                                      "comma-separated); default completed")] = None,
         idempotency_key: Annotated[str | None, Header(
             alias="Idempotency-Key", description="the same key with the same request answers the same "
                                                  "job(s) (200); with a different request, 422; while the "
@@ -112,11 +115,13 @@ class SubmissionForm:
         self.model, self.method, self.target, self.params = model, method, target, params
         self.metrics, self.reconstruct, self.reconstruct_params = metrics, reconstruct, reconstruct_params
         self.callback_url, self.idempotency_key = callback_url, idempotency_key
+        self.webhook_events_filter = webhook_events_filter
 
     def options(self) -> dict[str, object]:
         return {"model": self.model, "method": self.method, "target": self.target, "params": self.params,
                 "metrics": self.metrics, "reconstruct": self.reconstruct,
-                "reconstruct_params": self.reconstruct_params, "callback_url": self.callback_url}
+                "reconstruct_params": self.reconstruct_params, "callback_url": self.callback_url,
+                "webhook_events_filter": self.webhook_events_filter}
 
 
 FormDep = Annotated[SubmissionForm, Depends()]

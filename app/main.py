@@ -13,7 +13,7 @@ from app.deps import owner_check
 from app.middleware import auth
 from app.middleware.limits import FORM_SLACK, BodyLimit
 from app.prom import ApiMetrics
-from app.routers import batches, health, jobs, models, reconstructions, webpage
+from app.routers import batches, health, jobs, models, reconstructions, webhooks, webpage
 from app.schemas import ErrorBody
 from jobs.catalog import Catalog
 from jobs.lost import Janitor
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        per_path={"/batches": settings.max_batch_bytes + FORM_SLACK})
     auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read
     keyed = {"dependencies": [Depends(owner_check)], "responses": AUTH_RESPONSES} if settings.auth else {}
-    for router in (jobs.router, reconstructions.router, batches.router, models.router):
+    for router in (jobs.router, reconstructions.router, batches.router, models.router, webhooks.router):
         app.include_router(router, **keyed)
     app.include_router(health.router)
     webpage.install(app)  # `/` and /static/: the page for people

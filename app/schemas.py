@@ -14,7 +14,7 @@ from saliency.catalog.models import ModelInfo
 
 __all__ = ["BATCH_STATUSES", "BatchJob", "BatchLinks", "BatchSubmitted", "BatchView", "ErrorBody", "Health",
            "JobPage", "JobView", "Links", "MethodView", "ModelInfo", "Prediction", "Readiness", "ReconSubmitted",
-           "ReconVariation", "ReconView", "Submitted"]
+           "ReconVariation", "ReconView", "Submitted", "WebhookSecret"]
 
 
 class ErrorBody(BaseModel):
@@ -69,6 +69,10 @@ class Readiness(BaseModel):
     redis: bool
     workers: int = Field(description="workers registered on the queue (reported; 0 does not make the API unready)")
     detail: str | None = None
+
+
+class WebhookSecret(BaseModel):
+    key: str = Field(description="this API key's webhook signing secret, whsec_ + base64 (Standard Webhooks)")
 
 
 class ReconSubmitted(BaseModel):

@@ -72,6 +72,13 @@ class WebhooksDisabled(SaliencyError):
     default_field = "callback_url"
 
 
+class WebhooksOff(SaliencyError):
+    """No master secret: there is no signing secret to show or rotate."""
+
+    status = 404
+    code = "webhooks_disabled"
+
+
 class BadCursor(SaliencyError):
     code = "invalid_cursor"
     default_field = "cursor"

@@ -117,8 +117,7 @@ def _fail(job: Job, pipe: Pipeline, settings: Settings, reason: str) -> None:
     job.save(pipeline=pipe)  # meta and ended_at; the failure record below sets status and TTL
     record_job_failure(job, f"lost job: {reason}", pipe)
     Store(job.connection, settings).drop_upload(job.id, pipe=pipe)
-    if meta.callback_url(job):
-        webhooks.schedule(pipe, settings, job.id)  # with the failure, in one transaction
+    webhooks.notify(pipe, settings, job, "completed")  # with the failure, in one transaction
 
 
 def requeue(job: Job, q: Queue, pipe: Pipeline) -> None:

@@ -85,7 +85,12 @@ class Settings(BaseSettings):
 
     # Webhooks (jobs/webhooks.py, worker/webhooks.py)
     webhook_secret: str = Field(
-        "", description="HMAC-SHA256 key that signs webhook bodies; empty: callback_url is refused")
+        "", description="master secret each API key name's webhook signing secret is derived from "
+                        "(jobs/webhook_secrets.py); empty: callback_url is refused")
+    webhook_secret_grace: int = Field(
+        86400, ge=0, description="seconds a rotated-out webhook secret still signs deliveries beside the new one")
+    webhook_progress_interval: float = Field(
+        5.0, gt=0, description="least seconds between two `progress` webhook events of one job")
     webhook_allowed_hosts: str = Field(
         "", description="comma-separated hosts callback URLs may name (`*.example.com` allowed); "
                         "empty: any host that passes the private-address check")

@@ -101,6 +101,8 @@ class Submitter:
                                  "image": upload.record(), "metrics": o.metrics}
         if o.callback_url:
             request["callback_url"] = o.callback_url
+        if o.webhook_events:
+            request["webhook_events"] = o.webhook_events
         kwargs: dict[str, Any] = {"job_id": job_id, "model": o.model, "method": o.method,
                                   "target": None if o.target is None else o.target["index"], "params": o.params}
         if o.metrics:  # only then, so a worker from before metrics still runs plain jobs

@@ -22,7 +22,7 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 
-from jobs import meta, webhooks
+from jobs import webhooks
 from jobs.lost import Janitor, reap, requeue
 from jobs.settings import Settings
 from worker import gpu
@@ -99,10 +99,8 @@ class ReliableWorker(SimpleWorker):
 
     def _notify(self, job: Job) -> None:
         """After RQ stored the final status, so the delivered document shows it."""
-        if not meta.callback_url(job):
-            return
         try:
-            webhooks.schedule(self.connection, self.settings, job.id)
+            webhooks.notify(self.connection, self.settings, job, "completed")
         except RedisError as exc:  # Redis retries already ran out: the webhook is lost, say so
             self.log.error("Worker %s: webhook of job %s not scheduled: %s", self.name, job.id, exc)
 

@@ -13,7 +13,7 @@ from rq import get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from jobs import meta
+from jobs import meta, webhooks
 from jobs.settings import get_settings
 from jobs.store import Store
 from saliency import explain
@@ -40,12 +40,13 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
         raise RuntimeError("run_explanation runs inside an RQ worker")
     settings = get_settings()
     store = Store(job.connection, settings)
-    progress = Progress(job, store, settings.progress_interval)
+    progress = Progress(job, store, settings)
     interrupted = False
     began, outcome, queries = time.monotonic(), "failed", 0
     METRICS.started(model, method, _queue_wait(job))
     try:
         progress(0.0)  # a job canceled while it waited stops here, before any work
+        webhooks.notify(job.connection, settings, job, "start")
         done = store.get_summary(job_id)
         if done is not None:  # run again after its finished status was lost (janitor): same results
             outcome = "finished"
