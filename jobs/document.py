@@ -18,12 +18,13 @@ class Links(BaseModel):
     saliency_npy: str = Field(description="float32 map, image height x width (np.load)")
     saliency_png: str = Field(description="colour heatmap")
     overlay_png: str = Field(description="heatmap blended over the image")
+    cancel: str = Field(description="POST here to cancel the job (DELETE `self` removes a final job's data)")
 
     @classmethod
     def for_job(cls, job_id: str) -> "Links":
         base = f"/jobs/{job_id}"
         return cls(self=base, saliency_npy=f"{base}/saliency.npy", saliency_png=f"{base}/saliency.png",
-                   overlay_png=f"{base}/overlay.png")
+                   overlay_png=f"{base}/overlay.png", cancel=f"{base}/cancel")
 
 
 class Submitted(BaseModel):

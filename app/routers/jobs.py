@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
-from app.deps import CatalogDep, FormDep, JobsDep, OwnerDep, SettingsDep, SubmitterDep
+from app.deps import CatalogDep, FormDep, JobsDep, OwnerDep, ReconsDep, SettingsDep, SubmitterDep
 from app.schemas import JobPage, JobView, Submitted, errors
 from jobs.listing import MAX_PAGE, list_jobs
+from jobs.purge import delete_job
 from jobs.validation import check_image, check_options, check_size
 
 router = APIRouter(tags=["jobs"])
@@ -46,13 +47,22 @@ def job_status(job_id: str, jobs: JobsDep) -> JobView:
     return JobView.of(jobs.state(job_id))
 
 
-@router.delete("/jobs/{job_id}", response_model=JobView, responses=errors(404, 409, 410))
+@router.post("/jobs/{job_id}/cancel", response_model=JobView, responses=errors(404, 409, 410))
 def cancel(job_id: str, jobs: JobsDep, response: Response) -> JobView:
     """Cancel a queued job (200, canceled) or ask a running one to stop (202, it turns canceled
-    within about `progress_interval` seconds)."""
+    at its next progress check); 409 once it finished or failed."""
     view = JobView.of(jobs.cancel(job_id))
     response.status_code = 200 if view.status == "canceled" else 202
     return view
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response, responses=errors(404, 409, 410))
+def delete(job_id: str, recons: ReconsDep) -> Response:
+    """Remove a finished, failed or canceled job's data now, before its TTL: the upload, the
+    results, its reconstructions and webhook log (204). The id then answers 410. A queued or
+    running job is 409: cancel it first (POST /jobs/{id}/cancel)."""
+    delete_job(recons, job_id)
+    return Response(status_code=204)
 
 
 @router.get("/jobs", response_model=JobPage, responses=errors(422))

@@ -24,6 +24,7 @@ class Links(_Model):
     saliency_npy: str
     saliency_png: str
     overlay_png: str
+    cancel: str | None = None  # POST here to cancel (APIs before it: DELETE self)
 
 
 class Submitted(_Model):

@@ -88,7 +88,7 @@ def test_a_job_answers_only_to_the_key_that_created_it(secured: str, service: Se
         assert alice.get(f"/jobs/{job_id}/overlay.png").status_code == 200
         # Bob learns nothing, not even that the id exists: the answer of an id never issued.
         for method, path in (("GET", ""), ("GET", "/saliency.npy"), ("GET", "/saliency.png"),
-                             ("GET", "/overlay.png"), ("DELETE", "")):
+                             ("GET", "/overlay.png"), ("POST", "/cancel"), ("DELETE", "")):
             r = bob.request(method, f"/jobs/{job_id}{path}")
             assert r.status_code == 404 and r.json() == _not_found(job_id), (method, path, r.text)
         unknown = secrets.token_hex(16)

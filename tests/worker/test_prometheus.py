@@ -50,8 +50,8 @@ def test_counters_move_after_real_jobs(client: httpx.Client, running_worker: Ser
     wait_status(client, slow, "started")
     waiting = submit_ok(client, upload.png, model="tiny", params=FAST)
     depth = value(scrape(f"{running_worker.url}/metrics"), "saliency_queue_depth")
-    assert client.delete(f"/jobs/{waiting}").status_code == 200
-    assert client.delete(f"/jobs/{slow}").status_code == 202
+    assert client.post(f"/jobs/{waiting}/cancel").status_code == 200
+    assert client.post(f"/jobs/{slow}/cancel").status_code == 202
     wait_status(client, slow, "canceled")
 
     api1, w1 = scrape(f"{running_worker.url}/metrics"), scrape(worker_url(running_worker))
