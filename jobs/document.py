@@ -27,9 +27,14 @@ class Links(BaseModel):
                    overlay_png=f"{base}/overlay.png", cancel=f"{base}/cancel")
 
 
+HELD = Field(False, description="true while the job waits because its API key already has "
+                               "SALIENCY_MAX_ACTIVE_JOBS jobs queued or running; it enters the queue as they end")
+
+
 class Submitted(BaseModel):
     job_id: str
     status: Literal["queued"] = "queued"
+    held: bool = HELD
     links: Links
     reconstruction: str | None = Field(None, description="the reconstruction's URL when reconstruct=true")
 
@@ -85,6 +90,7 @@ class JobView(Lifecycle):
     image: ImageInfo | None = Field(None, description="the uploaded picture")
     error: str | None = Field(description="why the job failed, when it did")
     cancel_requested: bool = False
+    held: bool = HELD
     result: Result | None = None
     links: Links
     audit: Audit | None = Field(None, description="model hash, versions, worker, device, timings, queries")
@@ -123,6 +129,7 @@ class JobView(Lifecycle):
             image=ImageInfo(**req["image"]) if req.get("image") else None,
             error=state.error,
             cancel_requested=state.cancel_requested,
+            held=state.held,
             result=result,
             links=links,
             audit=build_audit(state),

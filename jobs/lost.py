@@ -30,6 +30,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
+from rq.rate_limit import release_slot
 from rq.utils import now, parse_composite_key
 
 from jobs import meta, queue, webhooks
@@ -76,6 +77,8 @@ def _reap_entry(redis: Redis, q: Queue, key: str, entry: str, cutoff: float,
                     return None
                 action = _decide(job, q, pipe, settings)
                 pipe.execute()
+                if action != "requeued":
+                    release_slot(job)  # a capped job's slot (RQ's worker would have released it)
                 log.warning("janitor: job %s lost its worker; %s", job_id, action)
                 return job_id, action
             except WatchError:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     read_rate_limit: int = Field(
         600, ge=0, description="other requests per minute per API key (0: no limit)")
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS; empty: CORS off")
+    max_active_jobs: int = Field(
+        8, ge=0, description="jobs one API key may have queued or running at once; more wait, `held` "
+                             "(0: no cap; no cap without API keys)")
 
     # Lost jobs (jobs/lost.py)
     job_lease: int = Field(

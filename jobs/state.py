@@ -13,7 +13,7 @@ from typing import Any
 
 from redis import Redis
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from jobs import meta, queue, webhooks
 from jobs.errors import JobConflict, JobExpired, JobNotFound
@@ -42,6 +42,7 @@ class JobState:
     enqueued_at: datetime | None = None
     audit: dict[str, Any] | None = None  # what the worker recorded to reproduce the job (worker.audit)
     webhook: dict[str, Any] | None = None  # jobs.webhooks.WebhookView, with a callback_url
+    held: bool = False  # waits behind its API key's cap on active jobs (jobs.queue.active_limit)
 
 
 class Jobs:
@@ -98,6 +99,7 @@ class Jobs:
             enqueued_at=job.enqueued_at,
             audit=meta.audit(job),
             webhook=webhook,
+            held=job.get_status(refresh=False) == JobStatus.RATE_LIMITED,
         )
 
     def cancel(self, job_id: str) -> JobState:
