@@ -1,7 +1,7 @@
 # make run   - virtualenv + install, then the API on 127.0.0.1:8000 with one worker (and a
 #              private Redis unless REDIS_URL is set); Ctrl-C stops everything.
-# make test  - virtualenv + install (and Debian's chromium for the browser test, when root and
-#              online: .ci/ensure-chromium), then the whole test suite.
+# make test  - virtualenv + install (and Debian's chromium and prometheus for the browser and
+#              dashboard tests, when root and online: .ci/ensure-*), then the whole test suite.
 # Installing is skipped while .venv/.installed is newer than pyproject.toml.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test browser
+.PHONY: install run test browser prometheus
 
 install: $(STAMP)
 
@@ -27,5 +27,8 @@ run: $(STAMP)
 browser:
 	@sh .ci/ensure-chromium
 
-test: $(STAMP) browser
+prometheus:
+	@sh .ci/ensure-prometheus
+
+test: $(STAMP) browser prometheus
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -27,6 +27,7 @@ from jobs.lost import Janitor, reap, requeue
 from jobs.settings import Settings
 from worker import gpu
 from worker.lease import Lease
+from worker.metrics import METRICS
 from worker.webhooks import Deliverer
 
 
@@ -36,7 +37,7 @@ class ReliableWorker(SimpleWorker):
         self.settings = settings
         self._lease: Lease | None = None
         self._interrupted: str | None = None
-        self.janitor = Janitor(self.connection, settings)
+        self.janitor = Janitor(self.connection, settings, METRICS)
         self.deliverer = Deliverer(self.connection, settings)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
@@ -105,5 +106,5 @@ class ReliableWorker(SimpleWorker):
             self.log.error("Worker %s: webhook of job %s not scheduled: %s", self.name, job.id, exc)
 
     def clean_registries(self) -> None:
-        reap(self.connection, self.settings)
+        reap(self.connection, self.settings, events=METRICS)
         super().clean_registries()
