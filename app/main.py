@@ -8,7 +8,7 @@ from typing import AsyncIterator
 from fastapi import Depends, FastAPI
 from redis import Redis
 
-from app import errors
+from app import errors, openapi
 from app.deps import owner_check
 from app.middleware import auth
 from app.middleware.limits import FORM_SLACK, BodyLimit
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.submitter = Submitter(redis, settings, metrics)
     app.state.catalog = catalog
     errors.install(app)
+    openapi.install(app)  # a schema client generators read right
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK,
                        per_path={"/batches": settings.max_batch_bytes + FORM_SLACK})
     auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from jobs.batches import BATCH_STATUSES, BatchStatus
@@ -28,6 +29,17 @@ class ErrorBody(BaseModel):
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses."""
     return {code: {"model": ErrorBody} for code in codes}
+
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+# A picture is sent as image/png, or as application/octet-stream to a client that asks only for
+# that: what client generators (openapi-python-client) read as bytes.
+PNG_CONTENT = {"image/png": BINARY, "application/octet-stream": BINARY}
+
+
+def png(data: bytes, accept: str, headers: dict[str, str]) -> Response:
+    media = "application/octet-stream" if "octet-stream" in accept and "image/" not in accept else "image/png"
+    return Response(data, media_type=media, headers={**headers, "Vary": "Accept"})
 
 
 class JobPage(BaseModel):

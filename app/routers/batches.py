@@ -30,7 +30,7 @@ def summarise(jobs: Jobs, record: BatchRecord) -> BatchView:
 @router.post("/batches", status_code=202, response_model=BatchSubmitted,
              responses={200: {"model": BatchSubmitted, "description": "the batch of an earlier request with "
                                                                       "the same Idempotency-Key"},
-                        **errors(409, 413, 415, 422, 503)})
+                        **errors(400, 409, 413, 415, 422, 503)})
 def submit_batch(
     response: Response,
     settings: SettingsDep,
@@ -38,7 +38,7 @@ def submit_batch(
     submitter: SubmitterDep,
     owner: OwnerDep,
     form: FormDep,
-    images: Annotated[list[UploadFile], File(description="the pictures, one `images` part each")],
+    images: Annotated[list[UploadFile], File(description="the pictures, one `images` part each", min_length=1)],
 ) -> BatchSubmitted:
     """Queue one job per image, with the options of POST /explain for all. Over
     `max_batch_images` images: 422 `too_many_images`; a bad image: its POST /explain status,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from app.deps import CatalogDep, FormDep, JobsDep, OwnerDep, ReconsDep, SettingsDep, SubmitterDep
-from app.schemas import JobPage, JobView, Submitted, errors
+from app.schemas import BINARY, PNG_CONTENT, JobPage, JobView, Submitted, errors, png
 from jobs.listing import MAX_PAGE, list_jobs
 from jobs.purge import delete_job
 from jobs.validation import check_image, check_options, check_size
@@ -18,7 +18,7 @@ router = APIRouter(tags=["jobs"])
 @router.post("/explain", status_code=202, response_model=Submitted,
              responses={200: {"model": Submitted, "description": "the job of an earlier request with "
                                                                  "the same Idempotency-Key"},
-                        **errors(409, 413, 415, 422, 503)})
+                        **errors(400, 409, 413, 415, 422, 503)})
 def submit(
     response: Response,
     settings: SettingsDep,
@@ -83,17 +83,16 @@ def get_jobs(
     return JobPage(jobs=[JobView.of(s) for s in states], next_cursor=next_cursor)
 
 
-def _artifact_response(jobs: JobsDep, job_id: str, name: str, media_type: str) -> Response:
-    data = jobs.artifact(job_id, name)
-    return Response(data, media_type=media_type,
-                    headers={"Content-Disposition": f'inline; filename="{job_id}-{name}"'})
+def _picture(jobs: JobsDep, job_id: str, name: str, request: Request) -> Response:
+    return png(jobs.artifact(job_id, name), request.headers.get("accept", ""),
+               {"Content-Disposition": f'inline; filename="{job_id}-{name}"'})
 
 
 _ARTIFACT_DOC = "409 until the job has finished; 410 once its results have expired."
 
 
 @router.get("/jobs/{job_id}/saliency.npy", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": {"application/octet-stream": BINARY}}, **errors(404, 409, 410)},
             description="The float32 map (image height x width) as written by numpy.save; gzip "
                         "Content-Encoding when the client accepts it. " + _ARTIFACT_DOC)
 def saliency_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
@@ -106,14 +105,14 @@ def saliency_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}/saliency.png", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"image/png": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": PNG_CONTENT}, **errors(404, 409, 410)},
             description="The map as a colour heatmap at the image's size. " + _ARTIFACT_DOC)
-def saliency_png(job_id: str, jobs: JobsDep) -> Response:
-    return _artifact_response(jobs, job_id, "saliency.png", "image/png")
+def saliency_png(job_id: str, jobs: JobsDep, request: Request) -> Response:
+    return _picture(jobs, job_id, "saliency.png", request)
 
 
 @router.get("/jobs/{job_id}/overlay.png", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"image/png": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": PNG_CONTENT}, **errors(404, 409, 410)},
             description="The heatmap blended over the uploaded image. " + _ARTIFACT_DOC)
-def overlay_png(job_id: str, jobs: JobsDep) -> Response:
-    return _artifact_response(jobs, job_id, "overlay.png", "image/png")
+def overlay_png(job_id: str, jobs: JobsDep, request: Request) -> Response:
+    return _picture(jobs, job_id, "overlay.png", request)
