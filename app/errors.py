@@ -13,7 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
-from app.routing import Templates
+from app.routing import Templates, route_path
 from saliency.errors import SaliencyError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             # Each method of a path is its own route, and the router names only the first one
             # it tried in Allow: list them all.
-            allowed = templates.allowed(request.url.path) or (exc.headers or {}).get("Allow", "").split(", ")
+            allowed = templates.allowed(route_path(request.scope)) or (exc.headers or {}).get("Allow", "").split(", ")
             return error(405, f"{request.method} is not allowed here; allowed: {', '.join(allowed)}",
                          "method_not_allowed", headers={"Allow": ", ".join(allowed)})
         return error(exc.status_code, str(exc.detail), f"http_{exc.status_code}", headers=exc.headers)

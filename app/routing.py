@@ -7,8 +7,16 @@ import re
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from starlette.types import Scope
 
 STATIC = "/static/{path}"  # the web page's files (app.routers.webpage), outside the schema
+
+
+def route_path(scope: Scope) -> str:
+    """The path as the routes know it: without the prefix the server is told it is served under
+    (SALIENCY_ROOT_PATH, which uvicorn puts in front of every path)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return (path[len(root):] or "/") if root and path.startswith(root) else path
 
 
 @dataclass(frozen=True)

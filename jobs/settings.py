@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # HTTP
     host: str = Field("127.0.0.1", description="address `python -m app` binds")
     port: int = Field(8000, ge=1, le=65535, description="port `python -m app` binds")
+    root_path: str = Field("", description="path prefix a proxy serves the API under and strips (e.g. "
+                                           "/saliency): given to uvicorn, so the API docs find their schema")
     default_model: str = Field("efficientnet_lite0", description="model when a request names none")
     default_method: str = Field("oise", description="method when a request names none")
     max_upload_bytes: int = Field(20 * MB, ge=1, description="largest accepted image file (413 above)")

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import body, redis_unavailable
 from app.middleware.ratelimit import RateLimiter
+from app.routing import route_path
 from jobs.settings import Settings
 
 # Reachable without a key: liveness, readiness, and the API's own documentation.
@@ -88,7 +89,7 @@ class AuthMiddleware:
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "OPTIONS" or _public(scope["path"]):
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or _public(route_path(scope)):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", ()))
@@ -98,7 +99,7 @@ class AuthMiddleware:
             await _reply(send, 401, "a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
                          "unauthorized", {"WWW-Authenticate": 'Bearer realm="saliency"'})
             return
-        submit = scope["method"] == "POST" and scope["path"] in SUBMIT_PATHS
+        submit = scope["method"] == "POST" and route_path(scope) in SUBMIT_PATHS
         policy = "submit" if submit else "read"
         try:
             decision = self.gate.limiter.hit(f"{name}:{policy}",

@@ -15,18 +15,18 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.prom import ApiMetrics
-from app.routing import Templates
+from app.routing import Templates, route_path
 
 UNMATCHED = "unmatched"
 
 
-def route_of(templates: Templates, scope: Scope) -> str:
+def route_of(templates: Templates, scope: Scope, path: str) -> str:
     """The template of the route that answered; for an answer given before routing (401, 413,
-    429), the template the path belongs to."""
+    429), the template `path` (as routes know it) belongs to."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
         return route.path
-    return templates.route(scope["path"]) or UNMATCHED
+    return templates.route(path) or UNMATCHED
 
 
 class HttpMetrics:
@@ -40,6 +40,7 @@ class HttpMetrics:
             await self.app(scope, receive, send)
             return
         began, status = time.perf_counter(), 500  # 500 unless an answer starts
+        path = route_path(scope)  # now: routing to a mount changes the scope's root_path
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -50,5 +51,5 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.metrics.answered(scope["method"], route_of(self.templates, scope), status,
+            self.metrics.answered(scope["method"], route_of(self.templates, scope, path), status,
                                   time.perf_counter() - began)
