@@ -26,7 +26,7 @@ def submit(
     submitter: SubmitterDep,
     owner: OwnerDep,
     form: FormDep,
-    image: Annotated[UploadFile, File(description="the picture to explain (JPEG, PNG, WebP, GIF, BMP, TIFF)")],
+    image: Annotated[UploadFile, File(description="the picture to explain (JPEG, PNG, WebP, AVIF, GIF, BMP, TIFF)")],
 ) -> Submitted:
     """Queue an explanation. Names, class and options are checked now; nothing is stored on error."""
     data = image.file.read(settings.max_upload_bytes + 1)
