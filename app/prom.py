@@ -20,7 +20,7 @@ from rq import SimpleWorker
 
 from jobs import queue, webhooks
 from jobs.catalog import Catalog
-from jobs.events import build_labels
+from jobs.events import CountsLost, build_labels
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class QueueCollector(Collector):
                                 value=hooks)
 
 
-class ApiMetrics:
+class ApiMetrics(CountsLost):
     """One per app (its own registry, so several apps in one process do not collide). It hears
     the core's events (jobs.events.Events, LostEvents) and the HTTP middleware (answered)."""
 
@@ -65,7 +65,7 @@ class ApiMetrics:
         r = self.registry = CollectorRegistry()
         self.submissions = Counter("saliency_jobs_submitted", "jobs accepted by this API process", LABELS,
                                    registry=r)
-        self.cancels = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
+        self.canceled = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
                                "counted by their worker)", LABELS, registry=r)
         self.failed = Counter("saliency_jobs_failed", "jobs this process's janitor failed (their worker "
                               "was lost)", LABELS, registry=r)
@@ -95,24 +95,17 @@ class ApiMetrics:
         except RedisError:
             return  # saliency_redis_up says so
         for labels in served:
-            for metric in (self.submissions, self.cancels, self.failed):
+            for metric in (self.submissions, self.canceled, self.failed):
                 metric.labels(*labels)
 
     def submitted(self, model: str, method: str) -> None:  # jobs.events.Events
         self.submissions.labels(model, method).inc()
 
     def canceled(self, model: str, method: str) -> None:
-        self.cancels.labels(model, method).inc()
+        self.canceled.labels(model, method).inc()
 
     def replayed(self) -> None:
         self.idempotent_replays.inc()
-
-    def lost(self, model: str, method: str, decision: str) -> None:  # jobs.events.LostEvents
-        if decision == "failed":
-            self.failed.labels(model, method).inc()
-            self.failures.labels("lost").inc()
-        elif decision == "canceled":
-            self.cancels.labels(model, method).inc()
 
     def answered(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

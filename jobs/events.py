@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-from typing import Protocol
+from typing import Any, Protocol
 
 # Why a job failed, as `saliency_job_failures_total{reason}` counts it (worker.metrics, app.prom).
 FAILURE_REASONS = ("error", "timeout", "out_of_memory", "model", "expired", "invalid", "lost")
@@ -22,6 +22,22 @@ class LostEvents(Protocol):
     """What the lost-job janitor (jobs.lost) reports, in whichever process it ran."""
 
     def lost(self, model: str, method: str, decision: str) -> None: ...
+
+
+class CountsLost:
+    """LostEvents for a process's metrics that have `failed` and `canceled` counters by (model,
+    method) and `failures` by reason: a job failed by a janitor is a failure of reason `lost`."""
+
+    failed: Any
+    canceled: Any
+    failures: Any
+
+    def lost(self, model: str, method: str, decision: str) -> None:
+        if decision == "failed":
+            self.failed.labels(model, method).inc()
+            self.failures.labels("lost").inc()
+        elif decision == "canceled":
+            self.canceled.labels(model, method).inc()
 
 
 class NoEvents:

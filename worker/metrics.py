@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from jobs.events import FAILURE_REASONS, build_labels
+from jobs.events import FAILURE_REASONS, CountsLost, build_labels
 
 log = logging.getLogger("worker.metrics")
 
@@ -45,7 +45,7 @@ class GpuMemory(Collector):
         yield family
 
 
-class WorkerMetrics:
+class WorkerMetrics(CountsLost):  # lost(): what this worker's janitor decided
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.finished = Counter("saliency_jobs_finished", "jobs this worker finished", LABELS, registry=r)
@@ -95,14 +95,6 @@ class WorkerMetrics:
         self.duration.labels(model, method).observe(seconds)
         if queries:
             self.queries.labels(model, method).inc(queries)
-
-    def lost(self, model: str, method: str, decision: str) -> None:  # jobs.events.LostEvents
-        """This worker's janitor failed or canceled a job whose own worker was lost."""
-        if decision == "failed":
-            self.failed.labels(model, method).inc()
-            self.failures.labels("lost").inc()
-        elif decision == "canceled":
-            self.canceled.labels(model, method).inc()
 
     def serve(self, port: int, worker: str, device: str) -> bool:
         """Serve /metrics on `port` (all interfaces: Prometheus scrapes from elsewhere). A port in

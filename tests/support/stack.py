@@ -142,11 +142,11 @@ class Service:
         assert self.workers_registered() == 0
 
 
-def wait_healthy(api: Proc, url: str, what: str = "the API to answer /healthz") -> None:
+def wait_healthy(api: Proc, url: str, what: str = "the API to answer /healthz", path: str = "/healthz") -> None:
     def healthy() -> bool:
         api.ensure_alive()
         try:
-            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            return httpx.get(f"{url}{path}", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
     wait_until(healthy, 90, what, interval=0.1)

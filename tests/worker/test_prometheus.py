@@ -13,7 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.stack import FAST, QUEUE, Gate, Proc, Service, free_port, submit_ok, wait_status, wait_until
+from tests.support.stack import (FAST, QUEUE, Gate, Proc, Service, free_port, submit_ok, wait_healthy, wait_status,
+                                    wait_until)
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "saliency.json"
 PROMETHEUS = os.environ.get("SALIENCY_PROMETHEUS", "/usr/bin/prometheus")
@@ -178,13 +179,7 @@ def prometheus(running_worker: Service, tmp_path: Path) -> Iterator[str]:
                 tmp_path / "prometheus.log")
     proc.start()
     try:
-        def ready() -> bool:
-            proc.ensure_alive()
-            try:
-                return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-        wait_until(ready, 60, "Prometheus to start", interval=0.2)
+        wait_healthy(proc, url, "Prometheus to start", path="/-/ready")
         yield url
     finally:
         proc.stop()

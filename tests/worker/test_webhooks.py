@@ -3,7 +3,6 @@ key's own secret and verified with the `standardwebhooks` package, retried after
 attempt visible on the job; the events filter; and the callback URL policy (SSRF, DNS rebinding)."""
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import threading
