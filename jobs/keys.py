@@ -21,6 +21,9 @@ place. Each family belongs to one module, which alone reads and writes it:
     {p}:predict:{request}:image   the picture of one POST /predict                    jobs.predict
     {p}:predict:{request}:reply   list the worker pushes the answer onto              jobs.predict
 
+RQ's own keys include those of its RateLimit for the per-key cap on active jobs
+(rq:rl:{p}:active:{owner}..., named in jobs.queue.active_limit).
+
 {p} is SALIENCY_KEY_PREFIX. Owners are API key names ("" without auth); they may not contain ':'
 (app.middleware.auth refuses such names), so every key parses back unambiguously.
 """
