@@ -65,9 +65,9 @@ class ApiMetrics(CountsLost):
         r = self.registry = CollectorRegistry()
         self.submissions = Counter("saliency_jobs_submitted", "jobs accepted by this API process", LABELS,
                                    registry=r)
-        self.canceled = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
+        self.canceled_jobs = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
                                "counted by their worker)", LABELS, registry=r)
-        self.failed = Counter("saliency_jobs_failed", "jobs this process's janitor failed (their worker "
+        self.failed_jobs = Counter("saliency_jobs_failed", "jobs this process's janitor failed (their worker "
                               "was lost)", LABELS, registry=r)
         self.failures = Counter("saliency_job_failures", "failed jobs by reason (here: lost)", ["reason"],
                                 registry=r)
@@ -95,14 +95,14 @@ class ApiMetrics(CountsLost):
         except RedisError:
             return  # saliency_redis_up says so
         for labels in served:
-            for metric in (self.submissions, self.canceled, self.failed):
+            for metric in (self.submissions, self.canceled_jobs, self.failed_jobs):
                 metric.labels(*labels)
 
     def submitted(self, model: str, method: str) -> None:  # jobs.events.Events
         self.submissions.labels(model, method).inc()
 
     def canceled(self, model: str, method: str) -> None:
-        self.canceled.labels(model, method).inc()
+        self.canceled_jobs.labels(model, method).inc()
 
     def replayed(self) -> None:
         self.idempotent_replays.inc()

@@ -25,19 +25,19 @@ class LostEvents(Protocol):
 
 
 class CountsLost:
-    """LostEvents for a process's metrics that have `failed` and `canceled` counters by (model,
-    method) and `failures` by reason: a job failed by a janitor is a failure of reason `lost`."""
+    """LostEvents for a process's metrics that have `failed_jobs` and `canceled_jobs` counters by
+    (model, method) and `failures` by reason: a job failed by a janitor is a failure of reason `lost`."""
 
-    failed: Any
-    canceled: Any
+    failed_jobs: Any
+    canceled_jobs: Any
     failures: Any
 
     def lost(self, model: str, method: str, decision: str) -> None:
         if decision == "failed":
-            self.failed.labels(model, method).inc()
+            self.failed_jobs.labels(model, method).inc()
             self.failures.labels("lost").inc()
         elif decision == "canceled":
-            self.canceled.labels(model, method).inc()
+            self.canceled_jobs.labels(model, method).inc()
 
 
 class NoEvents:

@@ -48,9 +48,9 @@ class GpuMemory(Collector):
 class WorkerMetrics(CountsLost):  # lost(): what this worker's janitor decided
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.finished = Counter("saliency_jobs_finished", "jobs this worker finished", LABELS, registry=r)
-        self.failed = Counter("saliency_jobs_failed", "jobs that failed in this worker", LABELS, registry=r)
-        self.canceled = Counter("saliency_jobs_canceled", "jobs canceled (running ones: in their worker)",
+        self.finished_jobs = Counter("saliency_jobs_finished", "jobs this worker finished", LABELS, registry=r)
+        self.failed_jobs = Counter("saliency_jobs_failed", "jobs that failed in this worker", LABELS, registry=r)
+        self.canceled_jobs = Counter("saliency_jobs_canceled", "jobs canceled (running ones: in their worker)",
                                 LABELS, registry=r)
         self.failures = Counter("saliency_job_failures", "failed jobs by reason: " + ", ".join(FAILURE_REASONS),
                                 ["reason"], registry=r)
@@ -77,7 +77,8 @@ class WorkerMetrics(CountsLost):  # lost(): what this worker's janitor decided
         """Every (model, method) this worker serves, at 0: a counter that first appears at 1 hides
         its first event from rate() and increase(), and "failed share" would have no data."""
         for labels in served:
-            for metric in (self.finished, self.failed, self.canceled, self.queries, self.duration, self.queue_wait):
+            for metric in (self.finished_jobs, self.failed_jobs, self.canceled_jobs, self.queries, self.duration,
+                           self.queue_wait):
                 metric.labels(*labels)
 
     def started(self, model: str, method: str, queue_wait: float | None) -> None:
@@ -89,7 +90,7 @@ class WorkerMetrics(CountsLost):  # lost(): what this worker's janitor decided
               reason: str = "error") -> None:
         """outcome: finished, failed (with its `reason`, one of FAILURE_REASONS) or canceled."""
         self.busy.set(0)
-        getattr(self, outcome).labels(model, method).inc()
+        getattr(self, f"{outcome}_jobs").labels(model, method).inc()
         if outcome == "failed":
             self.failures.labels(reason).inc()
         self.duration.labels(model, method).observe(seconds)

@@ -29,8 +29,9 @@ LEASE = 5
 def settings(redis_server) -> Settings:
     # A queue and key prefix of its own per test: sweeps see only this test's jobs.
     tag = uuid.uuid4().hex[:8]
+    # No cap on a key's active jobs (tests below make a dozen of alice's jobs run), but where asked.
     return Settings(redis_url=redis_server.url, queue=f"janitor-{tag}", key_prefix=f"jt-{tag}",
-                    job_lease=LEASE, lost_job_retries=1, job_timeout=60, failure_ttl=300)
+                    job_lease=LEASE, lost_job_retries=1, job_timeout=60, failure_ttl=300, max_active_jobs=0)
 
 
 @pytest.fixture
@@ -153,3 +154,15 @@ def test_concurrent_janitors_act_on_each_job_once(redis: Redis, settings: Settin
     assert acted == sorted(jobs)
     queued = Queue(settings.queue, connection=redis, serializer=SERIALIZER).get_job_ids()
     assert sorted(queued) == sorted(jobs)  # each id once in the queue
+
+
+def test_a_lost_capped_job_frees_its_slot_for_the_next(redis: Redis, settings: Settings) -> None:
+    """Under a cap of one active job per key, a job failed by the janitor releases its slot (as a
+    worker releases it when a job ends), so the key's next job, held until then, is queued."""
+    capped = settings.model_copy(update={"max_active_jobs": 1, "lost_job_retries": 0})
+    first = running_job(redis, capped)
+    held = enqueue(redis, capped, _png(), owner="alice")
+    assert fetch(redis, held).get_status() == JobStatus.RATE_LIMITED
+    assert reap(redis, capped, cutoff=after_lease()) == [(first, "failed")]
+    assert fetch(redis, held).get_status() == JobStatus.QUEUED
+    assert held.encode() in redis.lrange(Queue(capped.queue, connection=redis).key, 0, -1)
