@@ -46,7 +46,7 @@ def test_a_generated_client_submits_polls_and_downloads(generated, running_worke
     submit = importlib.import_module(f"{PACKAGE}.api.jobs.submit_explain_post")
     status = importlib.import_module(f"{PACKAGE}.api.jobs.job_status_jobs_job_id_get")
     overlay = importlib.import_module(f"{PACKAGE}.api.jobs.overlay_png_jobs_job_id_overlay_png_get")
-    body_type = importlib.import_module(f"{PACKAGE}.models.body_submit_explain_post").BodySubmitExplainPost
+    body_type = importlib.import_module(f"{PACKAGE}.models.submit_explain_post_explain_form").SubmitExplainPostExplainForm
     file_type = importlib.import_module(f"{PACKAGE}.types").File
 
     with generated.Client(base_url=running_worker.url, raise_on_unexpected_status=True) as api:
@@ -69,9 +69,10 @@ def test_a_generated_client_submits_polls_and_downloads(generated, running_worke
 
 def test_the_schema_says_what_generators_need(client: httpx.Client, service: Service) -> None:
     spec = client.get("/openapi.json").json()
-    bodies = spec["components"]["schemas"]
-    assert bodies["Body_submit_explain_post"]["properties"]["image"]["format"] == "binary"
-    images = bodies["Body_submit_batch_batches_post"]["properties"]["images"]
+    def body(path: str) -> dict:
+        return spec["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert body("/explain")["properties"]["image"]["format"] == "binary"
+    images = body("/batches")["properties"]["images"]
     assert images["items"]["format"] == "binary" and images["minItems"] == 1
     for path in ("/explain", "/batches", "/predict"):
         assert "400" in spec["paths"][path]["post"]["responses"], path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-import uuid
 
 import pytest
 from PIL import Image
@@ -26,17 +25,11 @@ LEASE = 5
 
 
 @pytest.fixture
-def settings(redis_server) -> Settings:
-    # A queue and key prefix of its own per test: sweeps see only this test's jobs.
-    tag = uuid.uuid4().hex[:8]
-    # No cap on a key's active jobs (tests below make a dozen of alice's jobs run), but where asked.
-    return Settings(redis_url=redis_server.url, queue=f"janitor-{tag}", key_prefix=f"jt-{tag}",
-                    job_lease=LEASE, lost_job_retries=1, job_timeout=60, failure_ttl=300, max_active_jobs=0)
-
-
-@pytest.fixture
-def redis(redis_server) -> Redis:
-    return redis_server.client()
+def settings(settings: Settings) -> Settings:
+    """The conftest's (a queue and key prefix of this test's own) with a short lease, and no cap on
+    a key's active jobs (tests below make a dozen of alice's jobs run) but where asked."""
+    return settings.model_copy(update={"job_lease": LEASE, "lost_job_retries": 1, "job_timeout": 60,
+                                       "failure_ttl": 300, "max_active_jobs": 0})
 
 
 def _png() -> bytes:
