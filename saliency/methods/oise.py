@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from saliency.catalog.options import OISE_DEFAULT_CHUNK, OiseParams
+from saliency.catalog.options import OiseParams, oise_chunk
 from saliency.methods.base import Classifier, MethodOutput, Progress
 from saliency.methods.masks import gaussian_blur, upsample_shifted
 
@@ -73,7 +73,7 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     delta = inputs.repeat_interleave(k, 0) - base
     rows = torch.arange(b * k, device=dev)
     tgt = target.to(dev).repeat_interleave(k)
-    chunk = params.batch_size or min(b * k, OISE_DEFAULT_CHUNK)
+    chunk = params.batch_size or min(b * k, oise_chunk(dev.type))
 
     def query(masks: torch.Tensor, step: int) -> torch.Tensor:
         out = []
