@@ -1,7 +1,8 @@
 # make run   - virtualenv + install, then `saliency serve`: the API on 127.0.0.1:8000 with one worker
-#              (and a private Redis unless REDIS_URL is set); Ctrl-C stops everything.
-# make test  - virtualenv + install (and Debian's chromium for the browser test, when root and
-#              online: .ci/ensure-chromium), then the whole test suite.
+#              (and a private Redis unless REDIS_URL is set); a worker or the API that dies is
+#              restarted; Ctrl-C stops everything.
+# make test  - virtualenv + install (and Debian's chromium and prometheus for the browser and
+#              dashboard tests, when root and online: .ci/ensure-*), then the whole test suite.
 # make kserve-venv - the KServe ModelServer's own virtualenv (.venv-kserve, from requirements/kserve.txt)
 #              for the remote-model tests; `make test` builds it, and when it cannot, those tests skip.
 # make lock  - regenerate the lock files in requirements/ from pyproject.toml (needs a network).
@@ -18,7 +19,7 @@ LOCK_FLAGS := --generate-hashes --no-emit-index-url --no-emit-find-links --allow
 KSERVE_VENV := .venv-kserve
 KSERVE_STAMP := $(KSERVE_VENV)/.installed
 
-.PHONY: install run test browser lock kserve-venv
+.PHONY: install run test browser prometheus lock kserve-venv
 
 install: $(STAMP)
 
@@ -36,6 +37,9 @@ run: $(STAMP)
 browser:
 	@sh .ci/ensure-chromium
 
+prometheus:
+	@sh .ci/ensure-prometheus
+
 # kserve pins packages (protobuf<7, pandas, kubernetes...) the project's venv must not get, so its
 # server runs in a venv of its own. Quiet and idempotent; a failure (no network, say) is reported
 # in one line and in $(KSERVE_VENV).log, and the tests that need it skip with that reason.
@@ -49,7 +53,7 @@ $(KSERVE_STAMP): requirements/kserve.txt
 	$(KSERVE_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/kserve.txt
 	touch $(KSERVE_STAMP)
 
-test: $(STAMP) browser kserve-venv
+test: $(STAMP) browser prometheus kserve-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lock: | $(BIN)/python

@@ -15,8 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--log-level", default=settings.log_level.lower())
     args = parser.parse_args(argv)
+    # Behind a proxy that serves the API under a path prefix and strips it, the prefix goes in
+    # every request's root_path: the API docs then find their schema under it.
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                log_level=args.log_level, proxy_headers=True)
+                log_level=args.log_level, proxy_headers=True, root_path=settings.root_path.rstrip("/"))
     return 0
 
 

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
+from app.routing import Templates, route_path
 from saliency.errors import SaliencyError
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,16 @@ def install(app: FastAPI) -> None:
         field = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
         return error(422, f"{field}: {first.get('msg', 'invalid')}", "invalid_request", field or None)
 
+    templates = Templates(app)
+
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 405:
+            # Each method of a path is its own route, and the router names only the first one
+            # it tried in Allow: list them all.
+            allowed = templates.allowed(route_path(request.scope)) or (exc.headers or {}).get("Allow", "").split(", ")
+            return error(405, f"{request.method} is not allowed here; allowed: {', '.join(allowed)}",
+                         "method_not_allowed", headers={"Allow": ", ".join(allowed)})
         return error(exc.status_code, str(exc.detail), f"http_{exc.status_code}", headers=exc.headers)
 
     async def redis_down(_: Request, exc: Exception) -> JSONResponse:

@@ -36,6 +36,7 @@ class SubmissionForm:
     reconstruct: bool = False
     reconstruct_params: str | None = None
     callback_url: str | None = None
+    webhook_events_filter: str | None = None
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of jobs.validation.check_options."""
@@ -54,13 +55,16 @@ class _Fields(BaseModel):
     reconstruct_params: str | None = Field(None, description="reconstruction options as a JSON object")
     callback_url: str | None = Field(None, description="http(s) URL that gets the job document, signed, once "
                                                        "the job ends (README, Webhooks)")
+    webhook_events_filter: str | None = Field(None, description="events sent to callback_url: start, progress, "
+                                                                "completed (JSON list or comma-separated); "
+                                                                "default completed")
 
 
 class ExplainForm(_Fields):
     """POST /explain's multipart body (for the OpenAPI document)."""
 
     image: bytes = Field(json_schema_extra={"format": "binary"},
-                         description="the picture to explain (JPEG, PNG, WebP, GIF, BMP, TIFF)")
+                         description="the picture to explain (JPEG, PNG, WebP, AVIF, GIF, BMP, TIFF)")
 
 
 class BatchForm(_Fields):

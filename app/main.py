@@ -8,12 +8,14 @@ from typing import AsyncIterator
 from fastapi import Depends, FastAPI
 from redis import Redis
 
-from app import errors
+from app import errors, openapi
 from app.deps import owner_check
 from app.middleware import auth
 from app.middleware.limits import FORM_SLACK, BodyLimit
+from app.middleware.metrics import HttpMetrics
 from app.prom import ApiMetrics
-from app.routers import batches, health, jobs, kserve, models, reconstructions, webpage
+from app.routing import Templates
+from app.routers import batches, health, jobs, kserve, models, reconstructions, webhooks, webpage
 from app.schemas import ErrorBody
 from jobs.catalog import Catalog
 from jobs.lost import Janitor
@@ -35,8 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # POST /predict's wait on its reply.
     redis = Redis.from_url(settings.redis_url, socket_timeout=max(10.0, settings.predict_timeout + 5),
                            socket_connect_timeout=3, health_check_interval=30)
+    catalog = Catalog(redis, settings)
+    metrics = ApiMetrics(redis, settings, catalog)
     # Lost jobs are swept from the API too, so they leave `started` even with no worker left.
-    janitor = Janitor(redis, settings)
+    janitor = Janitor(redis, settings, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,17 +55,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Black-box saliency maps (OISE) for image classifiers, computed by queue workers.",
         lifespan=lifespan,
     )
-    metrics = ApiMetrics(redis, settings)
     app.state.settings, app.state.redis, app.state.metrics = settings, redis, metrics
     app.state.jobs = Jobs(redis, settings, metrics)
     app.state.submitter = Submitter(redis, settings, metrics)
-    app.state.catalog = Catalog(redis, settings)
+    app.state.catalog = catalog
     errors.install(app)
+    openapi.install(app)  # a schema client generators read right
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK,
                        per_path={"/batches": settings.max_batch_bytes + FORM_SLACK})
     auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read
+    app.add_middleware(HttpMetrics, metrics=metrics, templates=Templates(app))  # outermost: sees every answer
     keyed = {"dependencies": [Depends(owner_check)], "responses": AUTH_RESPONSES} if settings.auth else {}
-    for router in (jobs.router, reconstructions.router, batches.router, models.router, kserve.router):
+    for router in (jobs.router, reconstructions.router, batches.router, models.router, kserve.router,
+                   webhooks.router):
         app.include_router(router, **keyed)
     app.include_router(health.router)
     webpage.install(app)  # `/` and /static/: the page for people

@@ -1,16 +1,17 @@
 """GET /metrics of the API process, in Prometheus text format.
 
-The API exports what it sees: submissions and cancels of queued jobs (counters of this process),
-and, read from Redis at each scrape, the queue depth, running jobs, live workers and pending
-webhook deliveries. Job outcomes, durations, queries and GPU memory are each worker's own
-(worker.metrics, on its own port). Every name starts with `saliency_`.
+The API exports what it sees: submissions and cancels of queued jobs, jobs its janitor failed,
+its HTTP answers (app.middleware.metrics), its build, and, read from Redis at each scrape, the
+queue depth, running jobs, live workers and pending webhook deliveries. Job outcomes, durations,
+queries and GPU memory are each worker's own (worker.metrics, on its own port). Job counters
+exist at 0 for every model and method the workers serve, so rate() sees their first event.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from redis import Redis
@@ -18,10 +19,13 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 
 from jobs import queue, webhooks
+from jobs.catalog import Catalog
+from jobs.events import CountsLost, build_labels
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
 LABELS = ("model", "method")
+HTTP_LABELS = ("method", "route", "status")
 
 
 class QueueCollector(Collector):
@@ -52,28 +56,57 @@ class QueueCollector(Collector):
                                 value=hooks)
 
 
-class ApiMetrics:
+class ApiMetrics(CountsLost):
     """One per app (its own registry, so several apps in one process do not collide). It hears
-    the core's events (jobs.events.Events)."""
+    the core's events (jobs.events.Events, LostEvents) and the HTTP middleware (answered)."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, catalog: Catalog) -> None:
+        self.catalog = catalog
         r = self.registry = CollectorRegistry()
         self.submissions = Counter("saliency_jobs_submitted", "jobs accepted by this API process", LABELS,
-                                 registry=r)
-        self.cancels = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
-                                "counted by their worker)", LABELS, registry=r)
+                                   registry=r)
+        self.canceled_jobs = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
+                               "counted by their worker)", LABELS, registry=r)
+        self.failed_jobs = Counter("saliency_jobs_failed", "jobs this process's janitor failed (their worker "
+                              "was lost)", LABELS, registry=r)
+        self.failures = Counter("saliency_job_failures", "failed jobs by reason (here: lost)", ["reason"],
+                                registry=r)
         self.idempotent_replays = Counter("saliency_idempotent_replays", "POST /explain answered from "
                                           "an earlier request with the same Idempotency-Key", registry=r)
+        self.requests = Counter("http_requests", "HTTP answers by method, route template and status",
+                                HTTP_LABELS, registry=r)
+        self.latency = Histogram("http_request_duration_seconds", "time to answer, by method, route "
+                                 "template and status", HTTP_LABELS, registry=r)
+        Gauge("saliency_build_info", "the release and Python this process runs (value 1)", list(build_labels()),
+              registry=r).labels(**build_labels()).set(1)
+        self.failures.labels("lost")
         r.register(QueueCollector(redis, settings))
 
     def render(self) -> bytes:
+        self._declare()
         return generate_latest(self.registry)
+
+    def _declare(self) -> None:
+        """Every (model, method) the workers serve, at 0: rate() and increase() then see the
+        first submission or cancel too."""
+        try:
+            served = [(info.name, m) for info in self.catalog.models().values() if info.available
+                      for m in info.methods]
+        except RedisError:
+            return  # saliency_redis_up says so
+        for labels in served:
+            for metric in (self.submissions, self.canceled_jobs, self.failed_jobs):
+                metric.labels(*labels)
 
     def submitted(self, model: str, method: str) -> None:  # jobs.events.Events
         self.submissions.labels(model, method).inc()
 
     def canceled(self, model: str, method: str) -> None:
-        self.cancels.labels(model, method).inc()
+        self.canceled_jobs.labels(model, method).inc()
 
     def replayed(self) -> None:
         self.idempotent_replays.inc()
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route, str(status)).observe(seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from jobs.batches import BATCH_STATUSES, BatchStatus
@@ -14,7 +15,7 @@ from saliency.catalog.models import ModelInfo
 
 __all__ = ["BATCH_STATUSES", "BatchJob", "BatchLinks", "BatchSubmitted", "BatchView", "ErrorBody", "Health",
            "JobPage", "JobView", "Links", "MethodView", "ModelInfo", "Prediction", "Readiness", "ReconSubmitted",
-           "ReconVariation", "ReconView", "Submitted"]
+           "ReconVariation", "ReconView", "Submitted", "WebhookSecret"]
 
 
 class ErrorBody(BaseModel):
@@ -28,6 +29,17 @@ class ErrorBody(BaseModel):
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses."""
     return {code: {"model": ErrorBody} for code in codes}
+
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+# A picture is sent as image/png, or as application/octet-stream to a client that asks only for
+# that: what client generators (openapi-python-client) read as bytes.
+PNG_CONTENT = {"image/png": BINARY, "application/octet-stream": BINARY}
+
+
+def png(data: bytes, accept: str, headers: dict[str, str]) -> Response:
+    media = "application/octet-stream" if "octet-stream" in accept and "image/" not in accept else "image/png"
+    return Response(data, media_type=media, headers={**headers, "Vary": "Accept"})
 
 
 class JobPage(BaseModel):
@@ -67,8 +79,12 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     redis: bool
-    workers: int = Field(description="workers registered on the queue")
+    workers: int = Field(description="workers registered on the queue (reported; 0 does not make the API unready)")
     detail: str | None = None
+
+
+class WebhookSecret(BaseModel):
+    key: str = Field(description="this API key's webhook signing secret, whsec_ + base64 (Standard Webhooks)")
 
 
 class ReconSubmitted(BaseModel):

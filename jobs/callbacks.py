@@ -10,24 +10,58 @@ network. So, by default:
   matches its subdomains) checked before the address check.
 
 The URL is checked when the job is submitted (422 on `callback_url`) and again before every
-delivery attempt, since DNS may have changed meanwhile. Redirects are never followed. A name that
-resolves to a public address at the check and to a private one at the connection (DNS rebinding)
-is not caught here: an egress firewall on the workers is the complete answer.
+delivery attempt, since DNS may have changed meanwhile. The check resolves the name once and the
+delivery connects to an address that check approved (`resolve_callback`, worker.webhooks), with
+the name in the Host header and in TLS (SNI and certificate check): a name that answers a public
+address to the check and a private one to the connection (DNS rebinding) cannot redirect the
+delivery. Redirects are never followed.
 """
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from jobs.errors import CallbackRefused, WebhooksDisabled
 from jobs.settings import Settings
 
 MAX_LENGTH = 2048
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[Address]]
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A checked callback: the addresses to connect to, all approved, and its URL (for the name)."""
+
+    url: str
+    addresses: tuple[Address, ...]
+
+    def pinned_url(self, address: Address) -> str:
+        """The URL with `address` in place of the name: nothing resolves it again."""
+        parts = urlsplit(self.url)
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        netloc = f"{literal}:{parts.port}" if parts.port else literal
+        return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def host_header(self) -> str:
+        return urlsplit(self.url).netloc
 
 
 def check_callback_url(url: str, settings: Settings) -> str:
     """The URL, stripped, when a worker may call it; else CallbackRefused."""
+    return resolve_callback(url, settings).url
+
+
+def resolve_callback(url: str, settings: Settings, resolve: Resolver | None = None) -> Callback:
+    """Check the URL and resolve its host once; the delivery connects to the addresses returned."""
     url = url.strip()
     if len(url) > MAX_LENGTH:
         raise CallbackRefused(f"the URL is longer than {MAX_LENGTH} characters")
@@ -46,11 +80,14 @@ def check_callback_url(url: str, settings: Settings) -> str:
     allowed = settings.webhook_host_list()
     if allowed and not any(_host_matches(host, pattern) for pattern in allowed):
         raise CallbackRefused(f"host {host!r} is not in SALIENCY_WEBHOOK_ALLOWED_HOSTS")
+    addresses = (resolve or _resolve)(host, port or (443 if parts.scheme == "https" else 80))
+    if not addresses:
+        raise CallbackRefused(f"host {host!r} resolves to no address")
     if not settings.webhook_allow_private:
-        for address in _resolve(host, port or (443 if parts.scheme == "https" else 80)):
+        for address in addresses:
             if not address.is_global or address.is_multicast:
                 raise CallbackRefused(f"host {host!r} resolves to {address}, a non-public address")
-    return url
+    return Callback(url, tuple(addresses))
 
 
 def _host_matches(host: str, pattern: str) -> bool:
@@ -59,12 +96,12 @@ def _host_matches(host: str, pattern: str) -> bool:
     return host == pattern
 
 
-def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _resolve(host: str, port: int) -> list[Address]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise CallbackRefused(f"host {host!r} does not resolve ({exc})") from None
-    addresses = []
+    addresses: list[Address] = []
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])  # drop an IPv6 zone id
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

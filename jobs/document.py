@@ -18,17 +18,23 @@ class Links(BaseModel):
     saliency_npy: str = Field(description="float32 map, image height x width (np.load)")
     saliency_png: str = Field(description="colour heatmap")
     overlay_png: str = Field(description="heatmap blended over the image")
+    cancel: str = Field(description="POST here to cancel the job (DELETE `self` removes a final job's data)")
 
     @classmethod
     def for_job(cls, job_id: str) -> "Links":
         base = f"/jobs/{job_id}"
         return cls(self=base, saliency_npy=f"{base}/saliency.npy", saliency_png=f"{base}/saliency.png",
-                   overlay_png=f"{base}/overlay.png")
+                   overlay_png=f"{base}/overlay.png", cancel=f"{base}/cancel")
+
+
+HELD = Field(False, description="true while the job waits because its API key already has "
+                               "SALIENCY_MAX_ACTIVE_JOBS jobs queued or running; it enters the queue as they end")
 
 
 class Submitted(BaseModel):
     job_id: str
     status: Literal["queued"] = "queued"
+    held: bool = HELD
     links: Links
     reconstruction: str | None = Field(None, description="the reconstruction's URL when reconstruct=true")
 
@@ -84,6 +90,7 @@ class JobView(Lifecycle):
     image: ImageInfo | None = Field(None, description="the uploaded picture")
     error: str | None = Field(description="why the job failed, when it did")
     cancel_requested: bool = False
+    held: bool = HELD
     result: Result | None = None
     links: Links
     audit: Audit | None = Field(None, description="model hash, versions, worker, device, timings, queries")
@@ -122,6 +129,7 @@ class JobView(Lifecycle):
             image=ImageInfo(**req["image"]) if req.get("image") else None,
             error=state.error,
             cancel_requested=state.cancel_requested,
+            held=state.held,
             result=result,
             links=links,
             audit=build_audit(state),

@@ -41,11 +41,18 @@ class TooManyImages(SaliencyError):
     default_field = "images"
 
 
-class IdempotencyConflict(SaliencyError):
-    """The key was used for a different request."""
+class IdempotencyKeyReused(SaliencyError):
+    """The key was used for a different request (IETF Idempotency-Key draft: 422)."""
+
+    code = "idempotency_key_reused"
+    default_field = "Idempotency-Key"
+
+
+class IdempotencyInProgress(SaliencyError):
+    """The first request with this key is still being processed (IETF draft: 409)."""
 
     status = 409
-    code = "idempotency_conflict"
+    code = "idempotency_in_progress"
 
 
 class BadIdempotencyKey(SaliencyError):
@@ -63,6 +70,13 @@ class CallbackRefused(SaliencyError):
 class WebhooksDisabled(SaliencyError):
     code = "webhooks_disabled"
     default_field = "callback_url"
+
+
+class WebhooksOff(SaliencyError):
+    """No master secret: there is no signing secret to show or rotate."""
+
+    status = 404
+    code = "webhooks_disabled"
 
 
 class BadCursor(SaliencyError):

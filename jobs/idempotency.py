@@ -1,15 +1,21 @@
-"""`Idempotency-Key` on POST /explain and POST /batches: a client that retries a submission gets
-the first answer back.
+"""`Idempotency-Key` on POST /explain and POST /batches, as the IETF httpapi draft describes it:
+a client that retries a submission gets the first answer back.
 
-    idem:{owner}:{sha256(key)}  JSON {fingerprint, ids, answer}, for idempotency_ttl seconds
+    idem:{owner}:{sha256(key)}  JSON {fingerprint, ids, answer}
 
 The first request with a key reserves it with SET NX, naming the ids it is about to create, so of
-two concurrent requests exactly one creates jobs. A later request with the same key (for the same
-owner: keys of different API key names never meet) and the same fingerprint gets those jobs'
-answer again, 200 instead of 202; with a different fingerprint, 409. The fingerprint is a SHA-256
-over the uploads' bytes and every option as accepted (names resolved, defaults of the method's
-options filled in), so `{"queries":100}` and `{"queries": 100}` are the same request. If the
-submission itself fails (Redis down, say), the key is released so that a retry can go through.
+two concurrent requests exactly one creates jobs. The reservation lasts IN_PROGRESS_TTL seconds;
+once the jobs exist their answer is stored and kept `idempotency_ttl` seconds. A later request
+with the same key (for the same owner: keys of different API key names never meet):
+- same fingerprint, answer stored: that answer again, 200 instead of 202;
+- same fingerprint, the first still in progress: 409 `idempotency_in_progress` (retry shortly);
+  its jobs may not exist yet, so no job id is answered;
+- different fingerprint: 422 `idempotency_key_reused`.
+The fingerprint is a SHA-256 over the uploads' bytes and every option as accepted (names
+resolved, defaults of the method's options filled in), so `{"queries":100}` and
+`{"queries": 100}` are the same request. If the submission itself fails (Redis down, say), the key
+is released so that a retry can go through; if the API process dies instead, the reservation
+expires after IN_PROGRESS_TTL seconds.
 """
 from __future__ import annotations
 
@@ -21,18 +27,21 @@ from typing import Any
 
 from redis import Redis
 
-from jobs.errors import BadIdempotencyKey, IdempotencyConflict
+from jobs.errors import BadIdempotencyKey, IdempotencyInProgress, IdempotencyKeyReused
 from jobs.keys import Keys
 from jobs.settings import Settings
 
 MAX_KEY = 255
+# Seconds a reservation lasts before its answer is stored: far longer than a submission's Redis
+# writes take, short enough that a key whose API process died is usable again soon.
+IN_PROGRESS_TTL = 60
+RETRY_AFTER = "1"  # seconds a duplicate of a request in progress is told to wait
 
 
 @dataclass(frozen=True)
 class Claim:
     ids: dict[str, Any]  # what to create (first request) or was created (replay): job_ids, batch_id
-    answer: dict[str, Any] | None  # the first request's answer, on a replay once it is stored
-    replay: bool
+    answer: dict[str, Any] | None  # the first request's answer on a replay; None: go ahead and create
 
 
 def fingerprint(images: list[bytes], options: Any, kind: str) -> str:
@@ -60,22 +69,26 @@ class Idempotency:
             raise BadIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_KEY} characters")
         rkey = self._key(owner, key)
         record = {"fingerprint": fp, "ids": ids, "answer": None}
-        if self.redis.set(rkey, json.dumps(record), nx=True, ex=self.settings.idempotency_ttl):
-            return Claim(ids, None, replay=False)
+        if self.redis.set(rkey, json.dumps(record), nx=True, ex=IN_PROGRESS_TTL):
+            return Claim(ids, None)
         raw = self.redis.get(rkey)
         if raw is None:  # expired between the two calls: start over once
             return self.claim(owner, key, fp, ids)
         first = json.loads(raw)
         if first["fingerprint"] != fp:
-            raise IdempotencyConflict(
+            raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used with a different request (another image or "
                 "other form fields); use a new key for a new request")
-        return Claim(first["ids"], first.get("answer"), replay=True)
+        if first.get("answer") is None:
+            raise IdempotencyInProgress(
+                "the first request with this Idempotency-Key is still being processed; retry in a moment "
+                "to get its answer", headers={"Retry-After": RETRY_AFTER})
+        return Claim(first["ids"], first["answer"])
 
     def remember(self, owner: str, key: str, fp: str, ids: dict[str, Any], answer: dict[str, Any]) -> None:
-        """Store the first answer (the TTL runs from the claim)."""
+        """Store the first answer, kept `idempotency_ttl` seconds from now."""
         record = {"fingerprint": fp, "ids": ids, "answer": answer}
-        self.redis.set(self._key(owner, key), json.dumps(record), xx=True, keepttl=True)
+        self.redis.set(self._key(owner, key), json.dumps(record), ex=self.settings.idempotency_ttl)
 
     def release(self, owner: str, key: str) -> None:
         self.redis.delete(self._key(owner, key))

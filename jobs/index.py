@@ -68,6 +68,11 @@ class JobIndex:
             pipe.zremrangebyscore(key, "-inf", f"({when - ttl!r}")
             pipe.expire(key, ttl)
 
+    def remove(self, pipe: Pipeline, job_id: str, owner: str, model: str, method: str) -> None:
+        """Drop a deleted job from all three indexes (in the caller's transaction)."""
+        for key in (self.key(owner), self.key(owner, model=model), self.key(owner, method=method)):
+            pipe.zrem(key, job_id)
+
     def forget(self, key: str, job_id: str) -> None:
         """Drop an entry whose job has expired; the other indexes lose theirs at the horizon."""
         self.redis.zrem(key, job_id)

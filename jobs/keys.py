@@ -11,6 +11,7 @@ place. Each family belongs to one module, which alone reads and writes it:
     {p}:rate:{name}         GCRA state of a key's rate limit                          app.middleware.ratelimit
     {p}:webhooks:due        sorted set: job id -> time its next delivery is due       jobs.webhooks
     {p}:webhook:{job}       list of delivery attempts                                 jobs.webhooks
+    {p}:whsecret:{owner}    hash: generation and rotation time of a key's webhook secret  jobs.webhook_secrets
     {p}:source:{job}        the upload, kept for reconstructions                      jobs.reconstructions
     {p}:recons:{job}        set of the job's reconstruction ids                       jobs.reconstructions
     {p}:recon:{recon}       hash: summary JSON and the pictures                       jobs.reconstructions
@@ -20,6 +21,9 @@ place. Each family belongs to one module, which alone reads and writes it:
     {p}:predict:{request}:image   the picture of one POST /predict                    jobs.predict
     {p}:predict:{request}:reply   list the worker pushes the answer onto              jobs.predict
 
+RQ's own keys include those of its RateLimit for the per-key cap on active jobs
+(rq:rl:{p}:active:{owner}..., named in jobs.queue.active_limit).
+
 {p} is SALIENCY_KEY_PREFIX. Owners are API key names ("" without auth); they may not contain ':'
 (app.middleware.auth refuses such names), so every key parses back unambiguously.
 """
@@ -28,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FAMILIES = ("upload", "result", "cancel", "job", "index", "batch", "idem", "rate", "webhooks",
-            "webhook", "source", "recons", "recon", "catalog", "catalogs", "labels", "predict")
+            "webhook", "whsecret", "source", "recons", "recon", "catalog", "catalogs", "labels", "predict")
 
 
 class ForeignKey(ValueError):
@@ -76,6 +80,9 @@ class Keys:
 
     def webhook(self, job_id: str) -> str:
         return self._k("webhook", job_id)
+
+    def webhook_secret(self, owner: str) -> str:
+        return self._k("whsecret", owner)
 
     def source(self, job_id: str) -> str:
         return self._k("source", job_id)

@@ -30,9 +30,11 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
+from rq.rate_limit import release_slot
 from rq.utils import now, parse_composite_key
 
 from jobs import meta, queue, webhooks
+from jobs.events import LostEvents, NoEvents
 from jobs.periodic import Periodic
 from jobs.settings import Settings
 from jobs.store import Store
@@ -41,7 +43,8 @@ log = logging.getLogger("jobs.lost")
 Decision = Literal["requeued", "failed", "canceled"]
 
 
-def reap(redis: Redis, settings: Settings, cutoff: float | None = None) -> list[tuple[str, str]]:
+def reap(redis: Redis, settings: Settings, cutoff: float | None = None,
+         events: LostEvents | None = None) -> list[tuple[str, str]]:
     """One sweep: every job whose lease ended before `cutoff` (default now) is queued again or
     failed. Returns (job id, "requeued" | "failed" | "canceled") for each job it acted on."""
     q = queue.explain_queue(redis, settings)
@@ -49,14 +52,14 @@ def reap(redis: Redis, settings: Settings, cutoff: float | None = None) -> list[
     cutoff = time.time() if cutoff is None else cutoff
     done = []
     for entry in redis.zrangebyscore(key, 0, cutoff):
-        outcome = _reap_entry(redis, q, key, entry.decode(), cutoff, settings)
+        outcome = _reap_entry(redis, q, key, entry.decode(), cutoff, settings, events or NoEvents())
         if outcome is not None:
             done.append(outcome)
     return done
 
 
-def _reap_entry(redis: Redis, q: Queue, key: str, entry: str, cutoff: float,
-                settings: Settings) -> tuple[str, str] | None:
+def _reap_entry(redis: Redis, q: Queue, key: str, entry: str, cutoff: float, settings: Settings,
+                events: LostEvents) -> tuple[str, str] | None:
     job_id, _ = parse_composite_key(entry)
     with redis.pipeline() as pipe:
         for _ in range(10):  # a job written to all the time is left to the next sweep
@@ -76,7 +79,11 @@ def _reap_entry(redis: Redis, q: Queue, key: str, entry: str, cutoff: float,
                     return None
                 action = _decide(job, q, pipe, settings)
                 pipe.execute()
+                if action != "requeued":
+                    release_slot(job)  # a capped job's slot (RQ's worker would have released it)
                 log.warning("janitor: job %s lost its worker; %s", job_id, action)
+                request = meta.request(job)
+                events.lost(request.get("model", ""), request.get("method", ""), action)
                 return job_id, action
             except WatchError:
                 continue
@@ -117,8 +124,7 @@ def _fail(job: Job, pipe: Pipeline, settings: Settings, reason: str) -> None:
     job.save(pipeline=pipe)  # meta and ended_at; the failure record below sets status and TTL
     record_job_failure(job, f"lost job: {reason}", pipe)
     Store(job.connection, settings).drop_upload(job.id, pipe=pipe)
-    if meta.callback_url(job):
-        webhooks.schedule(pipe, settings, job.id)  # with the failure, in one transaction
+    webhooks.notify(pipe, settings, job, "completed")  # with the failure, in one transaction
 
 
 def requeue(job: Job, q: Queue, pipe: Pipeline) -> None:
@@ -143,15 +149,16 @@ def _enqueue_again(job: Job, q: Queue, pipe: Pipeline) -> None:
 class Janitor(Periodic):
     """Runs `reap` every `settings.janitor_interval` seconds until stopped."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, events: LostEvents | None = None) -> None:
         super().__init__("janitor")
         self.redis = redis
         self.settings = settings
+        self.events = events
 
     def run(self) -> None:
         while not self.stopped.wait(self.settings.janitor_interval):
             try:
-                reap(self.redis, self.settings)
+                reap(self.redis, self.settings, events=self.events)
             except RedisError as exc:  # Redis down: the next sweep tries again
                 log.warning("janitor: sweep failed: %s", exc)
             except Exception:  # noqa: BLE001 - the janitor must outlive any one bad record

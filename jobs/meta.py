@@ -33,6 +33,7 @@ class Request(TypedDict, total=False):
     image: ImageRecord
     metrics: list[str]
     callback_url: str
+    webhook_events: list[str]  # webhook_events_filter; absent: completed only
 
 
 class Meta(TypedDict, total=False):
@@ -65,6 +66,10 @@ def request(job: Job) -> Request:
 
 def callback_url(job: Job) -> str | None:
     return request(job).get("callback_url")
+
+
+def webhook_events(job: Job) -> list[str]:
+    return list(request(job).get("webhook_events") or [])
 
 
 def progress(job: Job) -> float:

@@ -6,10 +6,11 @@ both sides use RQ's JSON serializer so that no pickle crosses Redis.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from redis import Redis
-from rq import Queue
+from redis.client import Pipeline
+from rq import Queue, RateLimit
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -49,6 +50,35 @@ def predict_queue(redis: Redis, settings: Settings) -> Queue:
     """Taken before the explain queue by every worker: one forward pass must not wait behind
     long explanations that have not started yet."""
     return Queue(f"{settings.queue}-predict", connection=redis, serializer=SERIALIZER)
+
+
+def active_limit(settings: Settings, owner: str) -> RateLimit | None:
+    """The cap on one API key's jobs queued or running at once (RQ's RateLimit): jobs past it wait
+    as `held` and enter the queue as the key's earlier jobs end, so one key cannot fill every
+    worker. None without keys (owner "") or with the cap off."""
+    if not owner or settings.max_active_jobs <= 0:
+        return None
+    return RateLimit(f"{settings.key_prefix}:active:{owner}", settings.max_active_jobs)
+
+
+def enqueue(q: Queue, pipe: Pipeline, limit: RateLimit | None, func: str, **options: Any) -> Job:
+    """Queue.enqueue_call inside the caller's transaction, also for a job under a cap. RQ refuses a
+    pipeline for capped jobs only because a later save of the job on it would undo the promotion
+    to `queued`; nothing saves the job after this, so RQ's own transactional path is taken (the
+    one its registries use to re-enqueue capped jobs)."""
+    if limit is None:
+        return q.enqueue_call(func, pipeline=pipe, **options)
+    job = q.create_job(func, status=JobStatus.QUEUED, rate_limit=limit, **options)
+    pipe.sadd(q.redis_queues_keys, q.key)
+    return q._enqueue_rate_limited_job(job, pipeline=pipe)
+
+
+def held(redis: Redis, job_ids: list[str]) -> list[bool]:
+    """Whether each job waits behind its key's cap (RQ's `rate_limited` status)."""
+    with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hget(Job.key_for(job_id), "status")
+        return [s == JobStatus.RATE_LIMITED.value.encode() for s in pipe.execute()]
 
 
 def fetch(redis: Redis, job_id: str) -> Job:

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -89,6 +90,22 @@ class Reconstructions:
             meta=meta.new_reconstruction(job_id, params),
         )
         return recon_id
+
+    def forget(self, job_id: str, pipe: Pipeline) -> None:
+        """DELETE /jobs/{id}: every reconstruction of the job and the kept image, in `pipe`. One
+        still running is asked to stop first (it checks at its next progress call, before it
+        would store anything)."""
+        for recon_id in self.ids(job_id):
+            try:
+                job = queue.fetch(self.redis, recon_id)
+            except NoSuchJobError:
+                job = None
+            if job is not None and queue.status_of(job) not in queue.FINAL:
+                self.jobs.store.request_cancel(recon_id)
+            if job is not None:
+                job.delete(pipeline=pipe, remove_from_queue=True)
+            pipe.delete(self.keys.recon(recon_id))
+        pipe.delete(self.keys.recons(job_id), self.keys.source(job_id))
 
     def ids(self, job_id: str) -> list[str]:
         return sorted(m.decode() for m in self.redis.smembers(self.keys.recons(job_id)))

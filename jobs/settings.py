@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # HTTP
     host: str = Field("127.0.0.1", description="address `python -m app` binds")
     port: int = Field(8000, ge=1, le=65535, description="port `python -m app` binds")
+    root_path: str = Field("", description="path prefix a proxy serves the API under and strips (e.g. "
+                                           "/saliency): given to uvicorn, so the API docs find their schema")
     default_model: str = Field("efficientnet_lite0", description="model when a request names none")
     default_method: str = Field("oise", description="method when a request names none")
     max_upload_bytes: int = Field(20 * MB, ge=1, description="largest accepted image file (413 above)")
@@ -70,6 +72,9 @@ class Settings(BaseSettings):
     read_rate_limit: int = Field(
         600, ge=0, description="other requests per minute per API key (0: no limit)")
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS; empty: CORS off")
+    max_active_jobs: int = Field(
+        8, ge=0, description="jobs one API key may have queued or running at once; more wait, `held` "
+                             "(0: no cap; no cap without API keys)")
 
     # Lost jobs (jobs/lost.py)
     job_lease: int = Field(
@@ -85,7 +90,12 @@ class Settings(BaseSettings):
 
     # Webhooks (jobs/webhooks.py, worker/webhooks.py)
     webhook_secret: str = Field(
-        "", description="HMAC-SHA256 key that signs webhook bodies; empty: callback_url is refused")
+        "", description="master secret each API key name's webhook signing secret is derived from "
+                        "(jobs/webhook_secrets.py); empty: callback_url is refused")
+    webhook_secret_grace: int = Field(
+        86400, ge=0, description="seconds a rotated-out webhook secret still signs deliveries beside the new one")
+    webhook_progress_interval: float = Field(
+        5.0, gt=0, description="least seconds between two `progress` webhook events of one job")
     webhook_allowed_hosts: str = Field(
         "", description="comma-separated hosts callback URLs may name (`*.example.com` allowed); "
                         "empty: any host that passes the private-address check")

@@ -13,7 +13,7 @@ from typing import Any
 
 from redis import Redis
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from jobs import meta, queue, webhooks
 from jobs.errors import JobConflict, JobExpired, JobNotFound
@@ -42,6 +42,7 @@ class JobState:
     enqueued_at: datetime | None = None
     audit: dict[str, Any] | None = None  # what the worker recorded to reproduce the job (worker.audit)
     webhook: dict[str, Any] | None = None  # jobs.webhooks.WebhookView, with a callback_url
+    held: bool = False  # waits behind its API key's cap on active jobs (jobs.queue.active_limit)
 
 
 class Jobs:
@@ -52,18 +53,19 @@ class Jobs:
         self.store = Store(redis, settings)
         self.index = JobIndex(redis, settings)
 
-    def _fetch(self, job_id: str) -> Job:
+    def fetch(self, job_id: str) -> Job:
+        """RQ's record of the job; JobNotFound for an id never issued, JobExpired once its data is gone."""
         if not _ID.match(job_id):
             raise JobNotFound(f"no job {job_id!r}")
         try:
             return queue.fetch(self.redis, job_id)
         except NoSuchJobError:
             if self.store.was_issued(job_id):
-                raise JobExpired(f"job {job_id} has expired; its results are no longer kept") from None
+                raise JobExpired(f"job {job_id} has expired or was deleted; its data is no longer kept") from None
             raise JobNotFound(f"no job {job_id!r}") from None
 
     def state(self, job_id: str) -> JobState:
-        return self._state(self._fetch(job_id))
+        return self._state(self.fetch(job_id))
 
     def _state(self, job: Job) -> JobState:
         status = queue.status_of(job)
@@ -82,8 +84,7 @@ class Jobs:
         request = meta.request(job)
         webhook = None
         if request.get("callback_url"):
-            webhook = webhooks.describe(self.redis, self.settings, job.id, request["callback_url"],
-                                        ended=status in queue.FINAL)
+            webhook = webhooks.describe(self.redis, self.settings, job, ended=status in queue.FINAL)
         return JobState(
             job_id=job.id,
             status=status,
@@ -98,11 +99,12 @@ class Jobs:
             enqueued_at=job.enqueued_at,
             audit=meta.audit(job),
             webhook=webhook,
+            held=job.get_status(refresh=False) == JobStatus.RATE_LIMITED,
         )
 
     def cancel(self, job_id: str) -> JobState:
         """Queued: canceled at once. Started: flag set, the worker stops at its next progress call."""
-        job = self._fetch(job_id)
+        job = self.fetch(job_id)
         current = self._state(job)
         if current.status in ("finished", "failed"):
             raise JobConflict(f"job {job_id} has already {current.status}")
@@ -120,10 +122,9 @@ class Jobs:
             self.redis.expire(job.key, self.settings.failure_ttl)
             self.store.drop_upload(job_id)
             request = current.request
-            if request.get("callback_url"):
-                webhooks.schedule(self.redis, self.settings, job_id)
+            webhooks.notify(self.redis, self.settings, job, "completed")
             self.events.canceled(request.get("model", ""), request.get("method", ""))
-        return self._state(self._fetch(job_id))
+        return self._state(self.fetch(job_id))
 
     def artifact(self, job_id: str, name: str) -> bytes:
         state = self.state(job_id)

@@ -53,6 +53,10 @@ class Store:
     def drop_upload(self, job_id: str, pipe: Pipeline | None = None) -> None:
         (pipe if pipe is not None else self.redis).delete(self.keys.upload(job_id))
 
+    def drop_data(self, job_id: str, pipe: Pipeline) -> None:
+        """Upload, results and cancel flag (DELETE /jobs/{id}); the id record stays: the id answers 410."""
+        pipe.delete(self.keys.upload(job_id), self.keys.result(job_id), self.keys.cancel(job_id))
+
     def was_issued(self, job_id: str) -> bool:
         return bool(self.redis.exists(self.keys.job(job_id)))
 

@@ -63,9 +63,9 @@ class Submitter:
         if key is not None:
             fp = fingerprint([u.data for u in uploads], options, "batch" if batch else "explain")
             claim = self.once.claim(owner, key, fp, ids)
-            if claim.replay:
+            if claim.answer is not None:
                 self.events.replayed()
-                return claim.answer or self._answer(claim.ids, [None] * len(claim.ids["job_ids"])), True
+                return claim.answer, True
         try:
             with self.redis.pipeline() as tx:
                 for upload, job_id in zip(uploads, ids["job_ids"]):
@@ -82,15 +82,16 @@ class Submitter:
             raise
         for _ in uploads:
             self.events.submitted(options.model, options.method)
-        answer = self._answer(ids, recons)
+        held = queue.held(self.redis, ids["job_ids"]) if queue.active_limit(self.settings, owner) else None
+        answer = self._answer(ids, recons, held)
         if key is not None:
             self.once.remember(owner, key, fp, ids, answer)
         return answer, False
 
     @staticmethod
-    def _answer(ids: dict[str, Any], recons: list[str | None]) -> dict[str, Any]:
-        jobs = [Submitted(job_id=j, links=Links.for_job(j), reconstruction=r and recon_url(j, r))
-                for j, r in zip(ids["job_ids"], recons)]
+    def _answer(ids: dict[str, Any], recons: list[str | None], held: list[bool] | None) -> dict[str, Any]:
+        jobs = [Submitted(job_id=j, links=Links.for_job(j), reconstruction=r and recon_url(j, r), held=h)
+                for j, r, h in zip(ids["job_ids"], recons, held or [False] * len(recons))]
         if ids["batch_id"] is None:
             return jobs[0].model_dump(mode="json")
         return BatchSubmitted(batch_id=ids["batch_id"], jobs=jobs,
@@ -101,12 +102,14 @@ class Submitter:
                                  "image": upload.record(), "metrics": o.metrics}
         if o.callback_url:
             request["callback_url"] = o.callback_url
+        if o.webhook_events:
+            request["webhook_events"] = o.webhook_events
         kwargs: dict[str, Any] = {"job_id": job_id, "model": o.model, "method": o.method,
                                   "target": None if o.target is None else o.target["index"], "params": o.params}
         if o.metrics:  # only then, so a worker from before metrics still runs plain jobs
             kwargs["metrics"] = o.metrics
-        self.queue.enqueue_call(
-            queue.EXPLAIN,
+        queue.enqueue(
+            self.queue, tx, queue.active_limit(self.settings, owner), queue.EXPLAIN,
             kwargs=kwargs,
             timeout=self.settings.job_timeout,
             result_ttl=self.settings.result_ttl,
@@ -115,8 +118,7 @@ class Submitter:
             ttl=self.settings.upload_ttl,
             job_id=job_id,
             description=f"explain {o.model} {o.method} {upload.width}x{upload.height}",
-            meta=meta.new_explanation(request),
-            pipeline=tx,  # RQ may WATCH, then starts the MULTI: the upload goes in after
+            meta=meta.new_explanation(request),  # in `tx`: RQ may WATCH, then starts the MULTI
         )
         self.store.put_upload(job_id, upload.data, owner, pipe=tx)
         self.index.add(tx, job_id, owner, o.model, o.method, time.time())  # for GET /jobs

@@ -13,6 +13,7 @@ from jobs.callbacks import accept_callback
 from jobs.catalog import Catalog
 from jobs.errors import UploadTooLarge
 from jobs.meta import ImageRecord, TargetRecord
+from jobs.webhooks import parse_events
 from jobs.settings import Settings
 from saliency.catalog.methods import method_info
 from saliency.catalog.metrics import parse_metrics
@@ -47,6 +48,7 @@ class Options:
     metrics: list[str]
     callback_url: str | None = None
     reconstruct: dict[str, Any] | None = None  # the reconstruction's options when asked for
+    webhook_events: list[str] | None = None  # webhook_events_filter; None: completed only
 
 
 def check_size(data: bytes, max_bytes: int) -> None:
@@ -79,7 +81,7 @@ def check_options(catalog: Catalog, settings: Settings, *, model: str | None = N
                   target: str | None = None, params: str | dict[str, Any] | None = None,
                   metrics: str | None = None, reconstruct: bool = False,
                   reconstruct_params: str | dict[str, Any] | None = None,
-                  callback_url: str | None = None) -> Options:
+                  callback_url: str | None = None, webhook_events_filter: str | None = None) -> Options:
     """Raise the error of the first field at fault (422, or 503 for a model that cannot run)."""
     model = model or settings.default_model
     method = method or settings.default_method
@@ -104,7 +106,11 @@ def check_options(catalog: Catalog, settings: Settings, *, model: str | None = N
             raise NoGenerator(f"model {model!r} declares no generator, so its salient region cannot be "
                               "reconstructed")
         recon = check_reconstruction(reconstruct_params, "reconstruct_params")
-    return Options(model, method, resolved, parsed, names, accept_callback(callback_url, settings), recon)
+    callback = accept_callback(callback_url, settings)
+    events = parse_events(webhook_events_filter)
+    if events is not None and callback is None:
+        raise InvalidParams("webhook_events_filter", "webhook events need a callback_url to be sent to")
+    return Options(model, method, resolved, parsed, names, callback, recon, events)
 
 
 def check_reconstruction(raw: str | dict[str, Any] | None, field: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from saliency.errors import SaliencyError
 MAX_PIXELS = 64_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Only still-image formats a user could reasonably send; no other decoder is reachable from bytes.
-FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "TIFF")
 
 
 class ImageError(SaliencyError, ValueError):

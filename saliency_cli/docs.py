@@ -38,10 +38,11 @@ def blocks() -> dict[str, str]:
     from saliency.catalog.methods import METHODS
     from saliency.catalog.reconstruction import ReconstructionParams
 
+    builtin = [m for m in METHODS.values() if m.function.startswith("saliency.")]  # not plugins
     methods = ["| method | needs | what it does |", "|---|---|---|"]
-    methods += [f"| `{m.name}` | {m.needs} | {m.description} |" for m in METHODS.values()]
+    methods += [f"| `{m.name}` | {m.needs} | {m.description} |" for m in builtin]
     out = {"methods": "\n".join(methods), "reconstruction-options": options_table(ReconstructionParams)}
-    for m in METHODS.values():
+    for m in builtin:
         out[f"options-{m.name}"] = options_table(m.options)
     return out
 

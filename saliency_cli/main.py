@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from saliency.errors import SaliencyError
-from saliency_cli import bench, docs, explain, localisation, load, serve
+from saliency_cli import bench, docs, explain, localisation, load, responsiveness, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(benches)
     localisation.add_parser(benches)
     load.add_parser(benches)
+    responsiveness.add_parser(benches)
     from saliency.bench.reconstruction import add_parser as add_bench_reconstruction
     from saliency.bench.variants import add_parser as add_bench_variants
     from saliency.reconstruction.cli import add_parser as add_train_generator

@@ -14,6 +14,12 @@ writes its data before it exits. The children run in their own process group so 
 reaches only this supervisor, which stops them in that order; on Linux they are also told to exit
 should the supervisor itself be killed.
 
+A worker or the API that dies on its own (a worker killed by the kernel's out-of-memory killer, say)
+is started again, after 1 s, then 2, 4, ... up to 30 s while it keeps dying (back to 1 s once it
+has run for a minute), with a log line that says why; the rest keeps serving, and the job a dead
+worker held goes through the lost-job policy (jobs.lost) to a final state. Only Redis exiting stops
+everything: without it nothing can run.
+
 API keys are off (SALIENCY_AUTH=off) unless SALIENCY_API_KEYS or SALIENCY_AUTH is set: this is for
 local use on loopback.
 """
@@ -29,11 +35,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 
 WORKER_GRACE = 10.0  # seconds a running job may take to finish after Ctrl-C
 PR_SET_PDEATHSIG = 1
+RESTART_FIRST, RESTART_MAX = 1.0, 30.0  # seconds before restarting a child that died, doubled each time
+STABLE = 60.0  # a child that ran this long restarts after RESTART_FIRST again
+RESTARTED = ("worker", "api")  # Redis is not: without it nothing can run
 
 
 def find_redis_server() -> str:
@@ -67,29 +78,72 @@ def _child_setup() -> None:
             pass
 
 
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen
+    started_at: float
+    restarts: int = 0
+    backoff: float = RESTART_FIRST
+    restart_at: float | None = None  # when a dead child is due to start again
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (what the kernel's out-of-memory killer sends)" if -code == signal.SIGKILL else ""
+        return f"was killed by {name}{hint}"
+    return f"exited with status {code}"
+
+
 class Supervisor:
-    def __init__(self, log=print) -> None:
-        self.children: list[tuple[str, subprocess.Popen]] = []
+    def __init__(self, log: Callable[[str], None] = print) -> None:
+        self.children: list[Child] = []
         self.log = log
         self.stopping = False
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        self.children.append(Child(name, argv, env, self._spawn(name, argv, env), time.monotonic()))
+        return self.children[-1].proc
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         proc = subprocess.Popen(argv, env=env, preexec_fn=_child_setup, stdin=subprocess.DEVNULL)
-        self.children.append((name, proc))
         self.log(f"serve: started {name} (pid {proc.pid})")
         return proc
 
-    def exited(self) -> tuple[str, int] | None:
-        for name, proc in self.children:
-            code = proc.poll()
-            if code is not None:
-                return name, code
+    def watch(self) -> str | None:
+        """Restart dead workers and API (with backoff); returns the name of a dead child that is
+        not restarted (Redis), else None."""
+        now = time.monotonic()
+        for child in self.children:
+            code = child.proc.poll()
+            if code is None:
+                continue
+            if not child.name.startswith(RESTARTED):
+                self.log(f"serve: {child.name} {describe_exit(code)}; stopping")
+                return child.name
+            if child.restart_at is None:
+                if now - child.started_at >= STABLE:
+                    child.backoff = RESTART_FIRST
+                child.restart_at = now + child.backoff
+                self.log(f"serve: {child.name} {describe_exit(code)}; restarting it in {child.backoff:g} s "
+                         f"(restart {child.restarts + 1}); the others keep serving")
+            elif now >= child.restart_at:
+                child.proc, child.started_at, child.restart_at = \
+                    self._spawn(child.name, child.argv, child.env), now, None
+                child.restarts += 1
+                child.backoff = min(child.backoff * 2, RESTART_MAX)
         return None
 
     def stop(self, names: tuple[str, ...], grace: float, second_signal: bool = False) -> None:
         """SIGTERM the named children and wait `grace` s; then (optionally) SIGTERM again, which
         RQ takes as a cold shutdown; then SIGKILL whatever is left."""
-        procs = [(n, p) for n, p in self.children if n.split("-")[0] in names and p.poll() is None]
+        procs = [(c.name, c.proc) for c in self.children if c.name.split("-")[0] in names and c.proc.poll() is None]
         for _, proc in procs:
             proc.send_signal(signal.SIGTERM)
         if not _wait_all(procs, grace) and second_signal:
@@ -135,7 +189,7 @@ def wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 15.0) -> N
 
 def wait_for_http(url: str, sup: Supervisor, timeout: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not sup.stopping and sup.exited() is None:
+    while time.monotonic() < deadline and not sup.stopping and sup.watch() is None:
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status == 200:
@@ -177,7 +231,7 @@ def cmd(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     args.host, args.port = args.host or settings.host, args.port or settings.port
-    sup = Supervisor()
+    sup = Supervisor(log=lambda line: print(line, flush=True))
 
     def on_signal(signum: int, _frame: object) -> None:
         if not sup.stopping:
@@ -220,9 +274,7 @@ def cmd(args: argparse.Namespace) -> int:
             print(f"serve: serving on {base} (web page at {base}/, API docs at {base}/docs); "
                   "Ctrl-C stops everything", flush=True)
         while not sup.stopping:
-            gone = sup.exited()
-            if gone is not None:
-                print(f"serve: {gone[0]} exited with status {gone[1]}; stopping", flush=True)
+            if sup.watch() is not None:
                 code = 1
                 break
             time.sleep(0.2)

@@ -34,11 +34,11 @@ class Publisher(Periodic):
         self.settings = settings
         self.worker = worker
 
-    def publish_once(self) -> int:
-        """Describe and publish; returns how many models are runnable here."""
+    def publish_once(self) -> list[ModelInfo]:
+        """Describe and publish; returns the models runnable here."""
         infos, labels = describe_all()
         publish(self.redis, self.settings, self.worker, infos, labels)
-        return sum(i.available for i in infos)
+        return [i for i in infos if i.available]
 
     def run(self) -> None:
         while not self.stopped.wait(self.settings.catalog_refresh):

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.publish_only:
             preload(settings.preload_models())
         publisher = Publisher(conn, settings, name)
-        log.info("published %d runnable models", publisher.publish_once())
+        runnable = publisher.publish_once()
+        log.info("published %d runnable models", len(runnable))
     except KeyboardInterrupt:
         return 130
     except SaliencyError as exc:  # a models file that cannot be read: say so and stop
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = Worker(queues, connection=conn, name=name, serializer=queue.SERIALIZER, settings=settings)
     from saliency.models import default_device
 
+    METRICS.declare([(info.name, m) for info in runnable for m in info.methods])
     METRICS.serve(settings.worker_metrics_port, name, str(default_device()))
     publisher.start()
     try:

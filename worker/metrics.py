@@ -15,12 +15,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from jobs.events import FAILURE_REASONS, CountsLost, build_labels
+
 log = logging.getLogger("worker.metrics")
 
 # Jobs take from a fraction of a second (tiny models, few queries) to many minutes.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600)
 LABELS = ("model", "method")
+WEBHOOK_OUTCOMES = ("delivered", "retry", "failed")
 
 
 class GpuMemory(Collector):
@@ -42,13 +45,15 @@ class GpuMemory(Collector):
         yield family
 
 
-class WorkerMetrics:
+class WorkerMetrics(CountsLost):  # lost(): what this worker's janitor decided
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.finished = Counter("saliency_jobs_finished", "jobs this worker finished", LABELS, registry=r)
-        self.failed = Counter("saliency_jobs_failed", "jobs that failed in this worker", LABELS, registry=r)
-        self.canceled = Counter("saliency_jobs_canceled", "jobs canceled (running ones: in their worker)",
+        self.finished_jobs = Counter("saliency_jobs_finished", "jobs this worker finished", LABELS, registry=r)
+        self.failed_jobs = Counter("saliency_jobs_failed", "jobs that failed in this worker", LABELS, registry=r)
+        self.canceled_jobs = Counter("saliency_jobs_canceled", "jobs canceled (running ones: in their worker)",
                                 LABELS, registry=r)
+        self.failures = Counter("saliency_job_failures", "failed jobs by reason: " + ", ".join(FAILURE_REASONS),
+                                ["reason"], registry=r)
         self.queries = Counter("saliency_model_queries", "model queries spent by finished jobs (rate(): "
                                "queries per second)", LABELS, registry=r)
         self.duration = Histogram("saliency_job_duration_seconds", "time a job ran in its worker",
@@ -60,17 +65,34 @@ class WorkerMetrics:
                           ["worker", "host", "device"], registry=r)
         self.webhooks = Counter("saliency_webhook_deliveries", "webhook delivery attempts by outcome "
                                 "(delivered, retry, failed)", ["outcome"], registry=r)
+        Gauge("saliency_build_info", "the release and Python this process runs (value 1)", list(build_labels()),
+              registry=r).labels(**build_labels()).set(1)
         r.register(GpuMemory())
+        for reason in FAILURE_REASONS:
+            self.failures.labels(reason)
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhooks.labels(outcome)
+
+    def declare(self, served: list[tuple[str, str]]) -> None:
+        """Every (model, method) this worker serves, at 0: a counter that first appears at 1 hides
+        its first event from rate() and increase(), and "failed share" would have no data."""
+        for labels in served:
+            for metric in (self.finished_jobs, self.failed_jobs, self.canceled_jobs, self.queries, self.duration,
+                           self.queue_wait):
+                metric.labels(*labels)
 
     def started(self, model: str, method: str, queue_wait: float | None) -> None:
         self.busy.set(1)
         if queue_wait is not None and queue_wait >= 0:
             self.queue_wait.labels(model, method).observe(queue_wait)
 
-    def ended(self, model: str, method: str, outcome: str, seconds: float, queries: int = 0) -> None:
-        """outcome: finished, failed or canceled."""
+    def ended(self, model: str, method: str, outcome: str, seconds: float, queries: int = 0,
+              reason: str = "error") -> None:
+        """outcome: finished, failed (with its `reason`, one of FAILURE_REASONS) or canceled."""
         self.busy.set(0)
-        getattr(self, outcome).labels(model, method).inc()
+        getattr(self, f"{outcome}_jobs").labels(model, method).inc()
+        if outcome == "failed":
+            self.failures.labels(reason).inc()
         self.duration.labels(model, method).observe(seconds)
         if queries:
             self.queries.labels(model, method).inc(queries)

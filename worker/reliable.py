@@ -22,11 +22,12 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 
-from jobs import meta, webhooks
+from jobs import webhooks
 from jobs.lost import Janitor, reap, requeue
 from jobs.settings import Settings
 from worker import gpu
 from worker.lease import Lease
+from worker.metrics import METRICS
 from worker.webhooks import Deliverer
 
 
@@ -36,7 +37,7 @@ class ReliableWorker(SimpleWorker):
         self.settings = settings
         self._lease: Lease | None = None
         self._interrupted: str | None = None
-        self.janitor = Janitor(self.connection, settings)
+        self.janitor = Janitor(self.connection, settings, METRICS)
         self.deliverer = Deliverer(self.connection, settings)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
@@ -99,13 +100,11 @@ class ReliableWorker(SimpleWorker):
 
     def _notify(self, job: Job) -> None:
         """After RQ stored the final status, so the delivered document shows it."""
-        if not meta.callback_url(job):
-            return
         try:
-            webhooks.schedule(self.connection, self.settings, job.id)
+            webhooks.notify(self.connection, self.settings, job, "completed")
         except RedisError as exc:  # Redis retries already ran out: the webhook is lost, say so
             self.log.error("Worker %s: webhook of job %s not scheduled: %s", self.name, job.id, exc)
 
     def clean_registries(self) -> None:
-        reap(self.connection, self.settings)
+        reap(self.connection, self.settings, events=METRICS)
         super().clean_registries()

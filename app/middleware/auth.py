@@ -21,10 +21,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis import Redis
 from redis.exceptions import RedisError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import body, redis_unavailable
 from app.middleware.ratelimit import RateLimiter
+from app.routing import route_path
 from jobs.settings import Settings
 
 # Reachable without a key: liveness, readiness, and the API's own documentation.
@@ -88,7 +89,7 @@ class AuthMiddleware:
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "OPTIONS" or _public(scope["path"]):
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or _public(route_path(scope)):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", ()))
@@ -98,21 +99,35 @@ class AuthMiddleware:
             await _reply(send, 401, "a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
                          "unauthorized", {"WWW-Authenticate": 'Bearer realm="saliency"'})
             return
-        submit = scope["method"] == "POST" and scope["path"] in SUBMIT_PATHS
+        submit = scope["method"] == "POST" and route_path(scope) in SUBMIT_PATHS
+        policy = "submit" if submit else "read"
         try:
-            decision = self.gate.limiter.hit(f"{name}:{'submit' if submit else 'read'}",
-                                             self.gate.submit_limit if submit else self.gate.read_limit)
+            decision = self.gate.limiter.hit(f"{name}:{policy}",
+                                             self.gate.submit_limit if submit else self.gate.read_limit,
+                                             policy=policy)
         except RedisError:
             status, detail, code, retry = redis_unavailable()
             await _reply(send, status, detail, code, retry)
             return
+        budget = decision.headers()
         if not decision.allowed:
             what = "submissions" if submit else "requests"
             await _reply(send, 429, f"too many {what} for this API key; retry in {decision.retry_after_header} s",
-                         "rate_limited", {"Retry-After": decision.retry_after_header})
+                         "rate_limited", {"Retry-After": decision.retry_after_header, **budget})
             return
         scope.setdefault("state", {})["principal"] = name
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, _with_headers(send, budget) if budget else send)
+
+
+def _with_headers(send: Send, headers: dict[str, str]) -> Send:
+    """`send` that adds `headers` to the answer: every answer shows the client its budget."""
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *raw]}
+        await send(message)
+    return sending
 
 
 def _public(path: str) -> bool:
@@ -140,4 +155,5 @@ def install(app: FastAPI, settings: Settings, redis: Redis) -> None:
     if origins:  # added last, so it is outermost: preflight requests carry no key
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
-                           expose_headers=["Location", "Retry-After", "Idempotent-Replayed"])
+                           expose_headers=["Location", "Retry-After", "Idempotent-Replayed", "RateLimit",
+                                           "RateLimit-Policy"])

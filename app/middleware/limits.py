@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import body
+from app.routing import route_path
 
 # Room for the form's text fields and the multipart boundaries around the image.
 FORM_SLACK = 64 * 1024
@@ -28,7 +29,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.per_path.get(scope["path"], self.max_bytes)
+        limit = self.per_path.get(route_path(scope), self.max_bytes)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _reply(send, declared, limit)

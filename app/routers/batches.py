@@ -34,7 +34,7 @@ def summarise(jobs: Jobs, record: BatchRecord) -> BatchView:
 @router.post("/batches", status_code=202, response_model=BatchSubmitted, openapi_extra=forms.request_body(BatchForm),
              responses={200: {"model": BatchSubmitted, "description": "the batch of an earlier request with "
                                                                       "the same Idempotency-Key"},
-                        **errors(409, 413, 415, 422, 503)})
+                        **errors(400, 409, 413, 415, 422, 503)})
 async def submit_batch(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
     """Queue one job per image, with the options of POST /explain for all. Over
     `max_batch_images` images: 422 `too_many_images`; a bad image: its POST /explain status,
@@ -66,7 +66,7 @@ def get_batch(batch_id: str, jobs: JobsDep, reader: ReaderDep) -> BatchView:
 
 @router.delete("/batches/{batch_id}", response_model=BatchView, responses=errors(404))
 def cancel_batch(batch_id: str, jobs: JobsDep, reader: ReaderDep, response: Response) -> BatchView:
-    """Cancel every job of the batch that is not final, as DELETE /jobs/{id} does one: queued jobs
+    """Cancel every job of the batch that is not final, as POST /jobs/{id}/cancel does one: queued jobs
     at once, running ones at their next progress check. Jobs already finished or failed keep
     their results. 200 when every job is final afterwards, else 202 (poll GET /batches/{id})."""
     record = BatchStore(jobs.redis, jobs.settings).get(batch_id, reader)

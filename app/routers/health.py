@@ -22,17 +22,17 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz(redis: RedisDep, settings: SettingsDep) -> JSONResponse:
-    """Redis answers and at least one worker listens on the queue; else 503."""
+    """200 when this process's own dependency, Redis, answers; else 503. Workers are counted, not
+    required: with none, jobs wait in the queue, and taking every API replica out of a load
+    balancer would only turn that wait into errors (README, "The API")."""
     try:
         redis.ping()
         workers = SimpleWorker.count(connection=redis, queue=queue.explain_queue(redis, settings))
     except RedisError as exc:
         body = Readiness(status="unavailable", redis=False, workers=0, detail=f"Redis: {exc}")
         return JSONResponse(body.model_dump(), status_code=503)
-    if workers == 0:
-        body = Readiness(status="unavailable", redis=True, workers=0, detail="no worker is running")
-        return JSONResponse(body.model_dump(), status_code=503)
-    return JSONResponse(Readiness(status="ready", redis=True, workers=workers).model_dump())
+    detail = None if workers else "no worker is running: jobs are accepted and wait in the queue"
+    return JSONResponse(Readiness(status="ready", redis=True, workers=workers, detail=detail).model_dump())
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

@@ -9,22 +9,24 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app import forms
-from app.deps import JobsDep, OwnerDep, principal
+from app.deps import JobsDep, OwnerDep, ReconsDep, principal
 from app.forms import ExplainForm
-from app.schemas import JobPage, JobView, Submitted, errors
+from app.schemas import BINARY, PNG_CONTENT, JobPage, JobView, Submitted, errors, png
 from jobs.listing import MAX_PAGE, list_jobs
+from jobs.purge import delete_job
 from jobs.validation import check_image, check_options, check_size
 
 router = APIRouter(tags=["jobs"])
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", description="the same key with the same request answers the same job(s) (200); "
-                                         "with a different request, 409")]
+                                         "with a different request, 422; while the first is still being "
+                                         "processed, 409")]
 
 
 @router.post("/explain", status_code=202, response_model=Submitted, openapi_extra=forms.request_body(ExplainForm),
              responses={200: {"model": Submitted, "description": "the job of an earlier request with "
                                                                  "the same Idempotency-Key"},
-                        **errors(409, 413, 415, 422, 503)})
+                        **errors(400, 409, 413, 415, 422, 503)})
 async def submit(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
     """Queue an explanation. Names, class and options are checked now; nothing is stored on error."""
     uploads, form = await forms.read(request, "image")
@@ -57,13 +59,22 @@ def job_status(job_id: str, jobs: JobsDep) -> JobView:
     return JobView.of(jobs.state(job_id))
 
 
-@router.delete("/jobs/{job_id}", response_model=JobView, responses=errors(404, 409, 410))
+@router.post("/jobs/{job_id}/cancel", response_model=JobView, responses=errors(404, 409, 410))
 def cancel(job_id: str, jobs: JobsDep, response: Response) -> JobView:
     """Cancel a queued job (200, canceled) or ask a running one to stop (202, it turns canceled
-    within about `progress_interval` seconds)."""
+    at its next progress check); 409 once it finished or failed."""
     view = JobView.of(jobs.cancel(job_id))
     response.status_code = 200 if view.status == "canceled" else 202
     return view
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response, responses=errors(404, 409, 410))
+def delete(job_id: str, recons: ReconsDep) -> Response:
+    """Remove a finished, failed or canceled job's data now, before its TTL: the upload, the
+    results, its reconstructions and webhook log (204). The id then answers 410. A queued or
+    running job is 409: cancel it first (POST /jobs/{id}/cancel)."""
+    delete_job(recons, job_id)
+    return Response(status_code=204)
 
 
 @router.get("/jobs", response_model=JobPage, responses=errors(422))
@@ -84,17 +95,16 @@ def get_jobs(
     return JobPage(jobs=[JobView.of(s) for s in states], next_cursor=next_cursor)
 
 
-def _artifact_response(jobs: JobsDep, job_id: str, name: str, media_type: str) -> Response:
-    data = jobs.artifact(job_id, name)
-    return Response(data, media_type=media_type,
-                    headers={"Content-Disposition": f'inline; filename="{job_id}-{name}"'})
+def _picture(jobs: JobsDep, job_id: str, name: str, request: Request) -> Response:
+    return png(jobs.artifact(job_id, name), request.headers.get("accept", ""),
+               {"Content-Disposition": f'inline; filename="{job_id}-{name}"'})
 
 
 _ARTIFACT_DOC = "409 until the job has finished; 410 once its results have expired."
 
 
 @router.get("/jobs/{job_id}/saliency.npy", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": {"application/octet-stream": BINARY}}, **errors(404, 409, 410)},
             description="The float32 map (image height x width) as written by numpy.save; gzip "
                         "Content-Encoding when the client accepts it. " + _ARTIFACT_DOC)
 def saliency_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
@@ -107,14 +117,14 @@ def saliency_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}/saliency.png", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"image/png": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": PNG_CONTENT}, **errors(404, 409, 410)},
             description="The map as a colour heatmap at the image's size. " + _ARTIFACT_DOC)
-def saliency_png(job_id: str, jobs: JobsDep) -> Response:
-    return _artifact_response(jobs, job_id, "saliency.png", "image/png")
+def saliency_png(job_id: str, jobs: JobsDep, request: Request) -> Response:
+    return _picture(jobs, job_id, "saliency.png", request)
 
 
 @router.get("/jobs/{job_id}/overlay.png", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"image/png": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": PNG_CONTENT}, **errors(404, 409, 410)},
             description="The heatmap blended over the uploaded image. " + _ARTIFACT_DOC)
-def overlay_png(job_id: str, jobs: JobsDep) -> Response:
-    return _artifact_response(jobs, job_id, "overlay.png", "image/png")
+def overlay_png(job_id: str, jobs: JobsDep, request: Request) -> Response:
+    return _picture(jobs, job_id, "overlay.png", request)

@@ -30,7 +30,7 @@ def methods() -> list[MethodView]:
             for m in sorted(registry().values(), key=lambda m: m.name)]
 
 
-@router.post("/predict", response_model=list[Prediction], responses=errors(413, 415, 422, 503))
+@router.post("/predict", response_model=list[Prediction], responses=errors(400, 413, 415, 422, 503))
 def predict_top5(
     settings: SettingsDep,
     catalog: CatalogDep,

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Request, Response
 
 from app.deps import CatalogDep, JobsDep, ReconsDep
-from app.schemas import ReconSubmitted, ReconView, errors
+from app.schemas import PNG_CONTENT, ReconSubmitted, ReconView, errors, png
 from jobs.errors import JobConflict, JobNotFound
 from jobs.reconstructions import recon_url
 from jobs.validation import check_reconstruction
@@ -66,12 +66,11 @@ def cancel_reconstruction(job_id: str, recon_id: str, recons: ReconsDep, respons
 
 
 @router.get("/jobs/{job_id}/reconstructions/{recon_id}/{name}", response_class=Response,
-            responses={200: {"content": {"image/png": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": PNG_CONTENT}, **errors(404, 409, 410)},
             description="variations.png (grid: the hidden region, then each variation framed green "
                         "when the class held, red when it changed) or variation-<k>.png")
-def reconstruction_picture(job_id: str, recon_id: str, name: str, recons: ReconsDep) -> Response:
+def reconstruction_picture(job_id: str, recon_id: str, name: str, recons: ReconsDep, request: Request) -> Response:
     if not _PICTURE.match(name):
         raise JobNotFound(f"no picture {name!r}; variations.png or variation-<k>.png")
-    data = recons.picture(job_id, recon_id, name)
-    return Response(data, media_type="image/png",
-                    headers={"Content-Disposition": f'inline; filename="{recon_id}-{name}"'})
+    return png(recons.picture(job_id, recon_id, name), request.headers.get("accept", ""),
+               {"Content-Disposition": f'inline; filename="{recon_id}-{name}"'})

@@ -18,6 +18,11 @@ export class ApiError extends Error {
 
 export const getKey = () => key;
 
+// The API's paths ("/models", the "/jobs/…" links of its answers) resolved against the page's own
+// address rather than the host's root, so the page also works behind a proxy that serves the
+// service under a path prefix (host/saliency/ rather than host/).
+export const url = (path) => new URL(path.replace(/^\//, ""), document.baseURI).href;
+
 export function setKey(value) {
   key = value.trim();
   if (key) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
@@ -27,7 +32,7 @@ export async function api(path, options = {}) {
   const auth = key ? { Authorization: `Bearer ${key}` } : {};
   let res;
   try {
-    res = await fetch(path, { ...options, headers: { ...auth, ...(options.headers || {}) } });
+    res = await fetch(url(path), { ...options, headers: { ...auth, ...(options.headers || {}) } });
   } catch (e) {
     throw new ApiError(0, { detail: `The service did not answer (${e.message}).`, code: "network" });
   }

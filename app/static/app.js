@@ -223,7 +223,7 @@ async function watchJob(jobId) {
 
 async function onCancel() {
   if (!state.jobId) return;
-  try { await api(`/jobs/${state.jobId}`, { method: "DELETE" }); } catch (err) { showError(err, "Could not cancel"); }
+  try { await api(`/jobs/${state.jobId}/cancel`, { method: "POST" }); } catch (err) { showError(err, "Could not cancel"); }
 }
 
 // --- start -----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Showing a finished job: the original beside the heatmap over it (opacity set live in the
 // browser), the top 5, the metrics, the downloads; then the reconstructions when asked for.
-import { api, blobUrl, getKey, keep } from "./api.js";
+import { api, blobUrl, getKey, keep, url } from "./api.js";
 import { $, pct, showError, sleep } from "./ui.js";
 
 export async function showResult(job, pictureUrl) {
@@ -65,7 +65,7 @@ function showMetrics(metrics) {
 function download(href, filename, text, local = false) {
   const li = document.createElement("li");
   const a = document.createElement("a");
-  a.href = href;
+  a.href = local ? href : url(href);
   a.download = filename;
   a.textContent = text;
   if (!local) {

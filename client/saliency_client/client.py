@@ -101,7 +101,12 @@ class Client:
         return self._get(f"/jobs/{_job_id(job)}", Job)
 
     def cancel(self, job: JobRef) -> Job:
-        return Job.model_validate(self._request("DELETE", f"/jobs/{_job_id(job)}").json())
+        """Cancel a queued job, or ask a running one to stop (POST /jobs/{id}/cancel)."""
+        return Job.model_validate(self._request("POST", f"/jobs/{_job_id(job)}/cancel").json())
+
+    def delete(self, job: JobRef) -> None:
+        """Remove a final job's data now (DELETE /jobs/{id}); a queued or running one: APIError 409."""
+        self._request("DELETE", f"/jobs/{_job_id(job)}")
 
     def wait(self, job: JobRef, *, timeout: float | None = None, poll: float = 0.5,
              progress: Callable[[Job], None] | None = None) -> Job:

@@ -24,11 +24,13 @@ class Links(_Model):
     saliency_npy: str
     saliency_png: str
     overlay_png: str
+    cancel: str | None = None  # POST here to cancel (APIs before it: DELETE self)
 
 
 class Submitted(_Model):
     job_id: str
     status: str = "queued"
+    held: bool = False  # waits behind its API key's cap on active jobs
     links: Links
     reconstruction: str | None = None
 
@@ -80,6 +82,7 @@ class Job(_Model):
     image: ImageInfo | None = None
     error: str | None = None
     cancel_requested: bool = False
+    held: bool = False
     result: Result | None = None
     links: Links
     # Reproduction record and webhook deliveries (app.audit, app.webhook_log), as plain dicts.

@@ -3,7 +3,7 @@ lives. The function is named by import path and imported only where the method r
 so the API validates requests against this registry without importing torch.
 
 Builtin methods are declared below; more come from plugins: modules named in
-$SALIENCY_PLUGINS (comma-separated), imported on first use of the registry, which call
+$SALIENCY_PLUGINS (comma-separated), imported on use of the registry, which call
 `declare` themselves. A name declared twice is an error.
 """
 from __future__ import annotations
@@ -48,8 +48,8 @@ class MethodInfo:
 
 
 METHODS: dict[str, MethodInfo] = {}
-_plugins_loaded = False
-_lock = threading.Lock()
+_plugins_seen: str | None = None  # the $SALIENCY_PLUGINS value last loaded
+_lock = threading.RLock()  # a plugin may read the registry while it is imported
 
 
 def declare(info: MethodInfo) -> MethodInfo:
@@ -61,14 +61,17 @@ def declare(info: MethodInfo) -> MethodInfo:
 
 
 def load_plugins() -> None:
-    """Import the modules named in $SALIENCY_PLUGINS once; they declare their methods."""
-    global _plugins_loaded
+    """Import the modules named in $SALIENCY_PLUGINS; they declare their methods. A module is
+    imported once; a name added to the variable later (a test, an app created after the change)
+    is imported at the next call, rather than never."""
+    global _plugins_seen
+    value = os.environ.get(PLUGINS_ENV, "")
+    if value == _plugins_seen:
+        return
     with _lock:
-        if _plugins_loaded:
-            return
-        _plugins_loaded = True
-    for name in filter(None, (n.strip() for n in os.environ.get(PLUGINS_ENV, "").split(","))):
-        importlib.import_module(name)
+        _plugins_seen = value
+        for name in filter(None, (n.strip() for n in value.split(","))):
+            importlib.import_module(name)
 
 
 def registry() -> dict[str, MethodInfo]:

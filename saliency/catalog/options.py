@@ -10,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 # Images per OISE forward pass for a plain function as the model; a loaded model's runtime has a
 # chunk measured on its device instead (saliency.runtimes.calibrate).
 OISE_DEFAULT_CHUNK = 256
+# The same on a CPU, where bigger batches run no faster (docs/benchmarks.md, Throughput) and the
+# method reports progress, and so checks for cancel, once per forward pass: 16 EfficientNet-Lite0
+# images take about a second on two cores, 256 took 13 to 21 s (docs/benchmarks.md, Responsiveness).
+OISE_CPU_CHUNK = 16
+
+
+def oise_chunk(device_type: str) -> int:
+    """OISE's default forward-pass chunk on a device of this type ("cpu", "cuda", ...)."""
+    return OISE_CPU_CHUNK if device_type == "cpu" else OISE_DEFAULT_CHUNK
 
 
 class OiseParams(BaseModel):
@@ -34,8 +43,9 @@ class OiseParams(BaseModel):
     early_stop: bool = Field(False, description="stop when the normalised map stops changing")
     tol: float = Field(0.01, gt=0, le=1, description="early stop: max change of the normalised map")
     check_every: int = Field(10, ge=1, description="early stop: steps between checks")
-    batch_size: int | None = Field(None, ge=1, description="images per forward pass; default the "
-                                   "runtime's chunk, measured on its device (never changes the map)")
+    batch_size: int | None = Field(None, ge=1, description="images per forward pass (never changes the "
+                                   "map); default the runtime's chunk, measured on its device, or for a "
+                                   f"plain function {OISE_CPU_CHUNK} on a CPU, {OISE_DEFAULT_CHUNK} on a GPU")
     seed: int = Field(0, ge=0, description="random seed; equal seeds give equal maps")
 
     @classmethod

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from saliency.catalog.options import OISE_DEFAULT_CHUNK, OiseParams
+from saliency.catalog.options import OiseParams, oise_chunk
 from saliency.methods.base import Classifier, MethodOutput, Progress, preferred_chunk
 from saliency.methods.masks import draw_shifts, gaussian_blur, upsample_at
 
@@ -101,7 +101,7 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     base = torch.zeros_like(inputs) if params.baseline == "mean" else gaussian_blur(inputs)
     delta = inputs - base
     tgt = target.to(dev).repeat_interleave(k)
-    chunk = params.batch_size or preferred_chunk(model, OISE_DEFAULT_CHUNK)
+    chunk = params.batch_size or preferred_chunk(model, oise_chunk(dev.type))
     acc = _Sum(b, k, size, dev)
 
     def query(mask: torch.Tensor, shifts: torch.Tensor, step: int) -> torch.Tensor:

@@ -162,6 +162,7 @@ def test_unknown_jobs_are_404(client: httpx.Client) -> None:
         assert client.get(f"/jobs/{job_id}").status_code == 404
         assert client.get(f"/jobs/{job_id}/saliency.png").status_code == 404
         assert client.delete(f"/jobs/{job_id}").status_code == 404
+        assert client.post(f"/jobs/{job_id}/cancel").status_code == 404
     assert client.get(f"/jobs/{'0' * 32}").json()["code"] == "job_not_found"
 
 

@@ -146,6 +146,7 @@ ODD: dict[str, tuple[Callable[[], bytes], tuple[int, int]]] = {
         np.linspace(0, 65535, 56 * 40).reshape(40, 56).astype(np.uint16)), "PNG"), (56, 40)),
     "palette with transparency": (lambda: encode(Image.new("P", (56, 40), 3), "PNG", transparency=3), (56, 40)),
     "grayscale": (lambda: encode(Image.new("L", (56, 40), 128), "PNG"), (56, 40)),
+    "avif": (lambda: encode(Image.new("RGB", (56, 40), (30, 160, 90)), "AVIF"), (56, 40)),  # Pillow decodes it
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import secrets
 import socket
 from collections.abc import Iterator
@@ -88,7 +89,7 @@ def test_a_job_answers_only_to_the_key_that_created_it(secured: str, service: Se
         assert alice.get(f"/jobs/{job_id}/overlay.png").status_code == 200
         # Bob learns nothing, not even that the id exists: the answer of an id never issued.
         for method, path in (("GET", ""), ("GET", "/saliency.npy"), ("GET", "/saliency.png"),
-                             ("GET", "/overlay.png"), ("DELETE", "")):
+                             ("GET", "/overlay.png"), ("POST", "/cancel"), ("DELETE", "")):
             r = bob.request(method, f"/jobs/{job_id}{path}")
             assert r.status_code == 404 and r.json() == _not_found(job_id), (method, path, r.text)
         unknown = secrets.token_hex(16)
@@ -112,11 +113,17 @@ def test_rate_limits_are_per_key_and_shared_by_api_processes(secured: str, servi
     with TestClient(create_app(settings), headers={"X-API-Key": KEYS["carol"]}) as other, \
             as_("carol", secured) as carol:
         clients = [carol, other]
-        answers = [clients[i % 2].get("/models").status_code for i in range(READS_PER_MIN)]
-        assert answers == [200] * READS_PER_MIN
+        answers = [clients[i % 2].get("/models") for i in range(READS_PER_MIN)]
+        assert [r.status_code for r in answers] == [200] * READS_PER_MIN
+        # Every answer shows the budget (IETF RateLimit fields), counting down across processes.
+        assert {r.headers["ratelimit-policy"] for r in answers} == {f'"read";q={READS_PER_MIN};w=60'}
+        left = [int(re.fullmatch(r'"read";r=(\d+);t=(\d+)', r.headers["ratelimit"]).group(1)) for r in answers]
+        assert left == list(range(READS_PER_MIN - 1, -1, -1)), left
         refused = clients[READS_PER_MIN % 2].get("/models")
         assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
         assert 1 <= int(refused.headers["retry-after"]) <= 60 / READS_PER_MIN
+        assert refused.headers["ratelimit"] == f'"read";r=0;t={refused.headers["retry-after"]}'
+        assert "ratelimit" not in httpx.get(f"{secured}/healthz").headers  # no key, no budget
         assert clients[1 - READS_PER_MIN % 2].get("/models").status_code == 429
 
         # Submissions have a budget of their own, spent before the body is even parsed.

@@ -15,7 +15,9 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -145,12 +147,12 @@ def test_upload_progress_and_result(page, service: Service, planted: tuple[Path,
             .observe(bar, {attributes: true, attributeFilter: ['value']});
     }""")
     page.click("#submit")
-    page.wait_for_function("(b => b.hasAttribute('value') && b.value > 0 && b.value < 1)"
+    page.wait_for_function("() => (b => b.hasAttribute('value') && b.value > 0 && b.value < 1)"
                            "(document.getElementById('progress'))", timeout=90_000)
     gate.release(held)
 
     page.wait_for_selector("#result:not([hidden])", timeout=90_000)
-    page.wait_for_function("document.getElementById('heatmap').naturalWidth > 0", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('heatmap').naturalWidth > 0", timeout=10_000)
     assert page.evaluate("document.getElementById('heatmap').naturalWidth") == 32 * SCALE
     assert page.evaluate("document.getElementById('original').naturalWidth") == 32 * SCALE
 
@@ -171,7 +173,7 @@ def test_upload_progress_and_result(page, service: Service, planted: tuple[Path,
     assert links.count() == 4
     for i in range(3):  # the artifacts answer where the links point
         href = links.nth(i).get_attribute("href")
-        assert httpx.get(f"{service.url}{href}").status_code == 200, href
+        assert href.startswith(f"{service.url}/jobs/") and httpx.get(href).status_code == 200, href
     assert page.locator("#error").is_hidden()
     assert page.console_errors == []  # no request failed
     assert save_screenshot(page, tmp_path, "web.png").stat().st_size > 0
@@ -194,7 +196,7 @@ def test_api_errors_are_shown_with_the_field(page, planted: tuple[Path, str]) ->
     page.select_option("#model", "tiny")
     drop_file(page, "#drop-zone", image)  # dropped, not chosen: the same as the file input
     assert page.evaluate("document.getElementById('image').files[0].name") == image.name
-    page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('preview').naturalWidth > 0")
     page.locator("#target option").nth(1).wait_for(state="attached")
     assert page.locator("#target option").nth(1).inner_text().startswith(label)
     page.click("#explain-form details summary")
@@ -211,8 +213,9 @@ def test_the_page_needs_no_build_and_no_network() -> None:
     """Every file the page loads is in the package, and none comes from another origin."""
     static = Path(__file__).resolve().parents[2] / "app" / "static"
     html = (static / "index.html").read_text()
-    for name in ("app.js", "style.css"):
-        assert f'/static/{name}' in html and (static / name).exists()
+    for name in ("app.js", "style.css"):  # relative: the page also works under a path prefix
+        assert f'"static/{name}"' in html and (static / name).exists()
+    assert not re.search(r'(href|src)="/', html)
     scripts = sorted(static.glob("*.js"))
     for script in scripts:  # modules import each other by relative path only
         for imported in re.findall(r'from "([^"]+)"', script.read_text()):
@@ -243,7 +246,7 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(browser, keyed_url: st
         page.fill("#queries", "100")
         page.fill("#params", OPTIONS)
         page.click("#submit")
-        page.wait_for_function("document.getElementById('heatmap').naturalWidth > 0", timeout=90_000)
+        page.wait_for_function("() => document.getElementById('heatmap').naturalWidth > 0", timeout=90_000)
         # An <a href> cannot carry the key: the page fetches the file with it and saves a blob.
         with page.expect_download() as download:
             page.click("#downloads a >> nth=0")
@@ -269,12 +272,90 @@ def test_reconstructions_gallery(gen_model: str, page, planted: tuple[Path, str]
     page.fill("#params", OPTIONS)
     page.fill("#reconstruct-params", json.dumps(RECON))
     page.click("#submit")
-    page.wait_for_function("document.getElementById('recon-grid').naturalWidth > 0", timeout=120_000)
+    page.wait_for_function("() => document.getElementById('recon-grid').naturalWidth > 0", timeout=120_000)
     pictures = page.locator("#recon-gallery img")
     assert pictures.count() == RECON["variations"]
-    page.wait_for_function("[...document.querySelectorAll('#recon-gallery img')].every(i => i.naturalWidth > 0)",
+    page.wait_for_function("() => [...document.querySelectorAll('#recon-gallery img')].every(i => i.naturalWidth > 0)",
                            timeout=10_000)
     assert page.inner_text("#recon-text").startswith("Acceptance")
     assert page.locator("#recon-gallery li.held, #recon-gallery li.changed").count() == RECON["variations"]
     assert page.locator("#error").is_hidden()
     save_screenshot(page, tmp_path, "web-reconstructions.png")
+
+
+PREFIX = "/saliency"
+
+
+class PrefixProxy(BaseHTTPRequestHandler):
+    """A reverse proxy serving the API under PREFIX and stripping it, as nginx's
+    `location /saliency/ { proxy_pass http://api/; }` does; anything else is 404. Every path asked
+    for is kept in `seen`."""
+
+    upstream = ""
+    seen: list[str] = []
+
+    def _forward(self) -> None:
+        self.seen.append(self.path)
+        if not self.path.startswith(PREFIX + "/"):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "accept-encoding")}
+        r = httpx.request(self.command, self.upstream + self.path[len(PREFIX):], headers=headers, content=body,
+                          timeout=60)
+        self.send_response(r.status_code)
+        for k, v in r.headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+    do_GET = do_POST = do_DELETE = _forward
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def prefixed(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+    """An API that knows its prefix (SALIENCY_ROOT_PATH, for its docs) behind a path-prefix proxy:
+    the page's URL and the paths the proxy was asked for."""
+    env = {**service.env, "SALIENCY_ROOT_PATH": PREFIX}
+    with extra_api("prefixed-api", env, tmp_path_factory.mktemp("prefixed-api")) as upstream:
+        handler = type("Proxy", (PrefixProxy,), {"upstream": upstream, "seen": []})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}", handler.seen
+        server.shutdown()
+        server.server_close()
+
+
+@needs_browser
+def test_the_page_works_behind_a_path_prefix_proxy_under_its_csp(browser, prefixed: tuple[str, list[str]],
+                                                                  planted: tuple[Path, str]) -> None:
+    base, seen = prefixed
+    image, _ = planted
+    page_answer = httpx.get(f"{base}/")
+    assert "script-src 'self'" in page_answer.headers["content-security-policy"]
+    for page in open_page(browser, base):
+        page.select_option("#model", "tiny")  # GET models, under the prefix
+        page.set_input_files("#image", str(image))
+        page.locator("#target option").nth(1).wait_for(state="attached")
+        page.click("#explain-form details summary")
+        page.fill("#queries", "100")
+        page.fill("#params", OPTIONS)
+        page.click("#submit")
+        page.wait_for_function("() => document.getElementById('heatmap').naturalWidth > 0", timeout=90_000)
+        assert page.locator("#downloads a").first.get_attribute("href").startswith(f"{base}/jobs/")
+        assert page.console_errors == []  # nothing refused by the policy, no request failed
+        # The policy at work: a script injected into the page does not run.
+        ran = page.evaluate("""() => { const s = document.createElement('script');
+            s.textContent = 'window.injected = true'; document.body.append(s); return window.injected === true; }""")
+        assert ran is False
+    assert seen and all(p.startswith(PREFIX + "/") for p in seen), [p for p in seen if not p.startswith(PREFIX)]
+    # The API docs find their schema under the prefix too.
+    assert f"{PREFIX}/openapi.json" in httpx.get(f"{base}/docs").text
+    assert httpx.get(f"{base}/openapi.json").status_code == 200

@@ -63,8 +63,12 @@ def test_wait_gives_up_after_its_timeout(api: Client, upload, gate: Gate) -> Non
             api.wait(slow, timeout=0.5, poll=0.1)
         assert late.value.job.status in ("queued", "started")
     finally:
-        api.cancel(slow)
+        api.cancel(slow)  # POST /jobs/{id}/cancel
     assert api.wait(slow, timeout=30, poll=0.1).status == "canceled"
+    api.delete(slow)  # its data, now
+    with pytest.raises(APIError) as gone:
+        api.status(slow)
+    assert gone.value.status == 410
 
 
 def test_batches_and_listing(api: Client, upload) -> None:

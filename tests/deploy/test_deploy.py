@@ -33,6 +33,14 @@ def test_compose_describes_redis_api_and_gpu_workers() -> None:
     assert "replicas" in worker["deploy"]
 
 
+def test_compose_restarts_a_service_that_dies() -> None:
+    """A worker killed by the OOM killer (or an API that crashes) is started again by Docker, as
+    `saliency serve` does under `make run` (README, Guarantees and limits)."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name, svc in services.items():
+        assert svc.get("restart") in ("unless-stopped", "always", "on-failure"), name
+
+
 def _stages(text: str) -> dict[str, str]:
     parts = re.split(r"^FROM (\S+) AS (\w+)\s*$", text, flags=re.M)
     return {parts[i + 1]: parts[i + 2] for i in range(1, len(parts) - 1, 3)}

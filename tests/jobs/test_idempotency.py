@@ -1,7 +1,7 @@
 """Request fingerprints and key claims (jobs.idempotency), on a real Redis."""
 import pytest
 
-from jobs.errors import BadIdempotencyKey, IdempotencyConflict
+from jobs.errors import BadIdempotencyKey, IdempotencyInProgress, IdempotencyKeyReused
 from jobs.idempotency import Idempotency, fingerprint
 from jobs.validation import Options
 
@@ -27,16 +27,19 @@ def test_the_same_request_has_the_same_fingerprint_and_any_change_another() -> N
 def test_claims(redis, settings) -> None:
     once = Idempotency(redis, settings)
     first = once.claim("alice", "k1", "fp", {"job_ids": ["a"], "batch_id": None})
-    assert not first.replay and first.ids["job_ids"] == ["a"]
-    again = once.claim("alice", "k1", "fp", {"job_ids": ["b"], "batch_id": None})
-    assert again.replay and again.ids["job_ids"] == ["a"] and again.answer is None
+    assert first.answer is None and first.ids["job_ids"] == ["a"]  # go ahead and create
+    with pytest.raises(IdempotencyInProgress):  # the first has no answer yet: 409, no id
+        once.claim("alice", "k1", "fp", {"job_ids": ["b"], "batch_id": None})
+    with pytest.raises(IdempotencyKeyReused):  # another request: 422, also while in progress
+        once.claim("alice", "k1", "other request", {})
     once.remember("alice", "k1", "fp", first.ids, {"job_id": "a"})
-    assert once.claim("alice", "k1", "fp", {}).answer == {"job_id": "a"}
-    assert not once.claim("bob", "k1", "fp", {"job_ids": ["c"]}).replay  # owners never meet
-    with pytest.raises(IdempotencyConflict):
+    again = once.claim("alice", "k1", "fp", {"job_ids": ["b"]})
+    assert again.answer == {"job_id": "a"} and again.ids["job_ids"] == ["a"]
+    assert once.claim("bob", "k1", "fp", {"job_ids": ["c"]}).answer is None  # owners never meet
+    with pytest.raises(IdempotencyKeyReused):
         once.claim("alice", "k1", "other request", {})
     once.release("alice", "k1")
-    assert not once.claim("alice", "k1", "other request", {"job_ids": ["d"]}).replay
+    assert once.claim("alice", "k1", "other request", {"job_ids": ["d"]}).answer is None
     for bad in ("", " ", "x" * 256):
         with pytest.raises(BadIdempotencyKey):
             once.claim("alice", bad, "fp", {})

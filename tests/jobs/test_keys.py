@@ -35,6 +35,6 @@ def test_foreign_keys_are_refused(key: str) -> None:
 def test_every_family_has_a_builder_used_by_its_module() -> None:
     built = {K.parse(getattr(K, name)(*(["x"] * n)))[0] for name, n in [
         ("upload", 1), ("result", 1), ("cancel", 1), ("job", 1), ("index", 1), ("batch", 1),
-        ("idempotency", 2), ("rate", 1), ("webhooks_due", 0), ("webhook", 1), ("source", 1),
+        ("idempotency", 2), ("rate", 1), ("webhooks_due", 0), ("webhook", 1), ("webhook_secret", 1), ("source", 1),
         ("recons", 1), ("recon", 1), ("catalog", 1), ("catalogs", 0), ("labels", 1), ("predict_image", 1)]}
     assert built == set(FAMILIES)

@@ -26,9 +26,10 @@ LEASE = 5
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The conftest's (a queue and key prefix of this test's own) with a short lease."""
+    """The conftest's (a queue and key prefix of this test's own) with a short lease, and no cap on
+    a key's active jobs (tests below make a dozen of alice's jobs run) but where asked."""
     return settings.model_copy(update={"job_lease": LEASE, "lost_job_retries": 1, "job_timeout": 60,
-                                       "failure_ttl": 300})
+                                       "failure_ttl": 300, "max_active_jobs": 0})
 
 
 def _png() -> bytes:
@@ -146,3 +147,15 @@ def test_concurrent_janitors_act_on_each_job_once(redis: Redis, settings: Settin
     assert acted == sorted(jobs)
     queued = Queue(settings.queue, connection=redis, serializer=SERIALIZER).get_job_ids()
     assert sorted(queued) == sorted(jobs)  # each id once in the queue
+
+
+def test_a_lost_capped_job_frees_its_slot_for_the_next(redis: Redis, settings: Settings) -> None:
+    """Under a cap of one active job per key, a job failed by the janitor releases its slot (as a
+    worker releases it when a job ends), so the key's next job, held until then, is queued."""
+    capped = settings.model_copy(update={"max_active_jobs": 1, "lost_job_retries": 0})
+    first = running_job(redis, capped)
+    held = enqueue(redis, capped, _png(), owner="alice")
+    assert fetch(redis, held).get_status() == JobStatus.RATE_LIMITED
+    assert reap(redis, capped, cutoff=after_lease()) == [(first, "failed")]
+    assert fetch(redis, held).get_status() == JobStatus.QUEUED
+    assert held.encode() in redis.lrange(Queue(capped.queue, connection=redis).key, 0, -1)

@@ -52,3 +52,17 @@ def test_plugins_declare_methods_without_torch() -> None:
     done = _python(code, SALIENCY_PLUGINS="tests.support.methods")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["black-box", "True", "False"]
+
+
+def test_plugins_named_after_the_first_use_of_the_registry_are_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app created after $SALIENCY_PLUGINS changed (a test's own API, with a test method)
+    accepts its methods, though the registry was used before in the same process; the README's
+    generated tables list the builtin methods only."""
+    from saliency.catalog.methods import registry
+    from saliency_cli.docs import blocks
+
+    monkeypatch.delenv("SALIENCY_PLUGINS", raising=False)
+    registry()  # used first without plugins
+    monkeypatch.setenv("SALIENCY_PLUGINS", "tests.support.methods")
+    assert method_info("gate").function.startswith("tests.support.methods")
+    assert "options-gate" not in blocks() and "`gate`" not in blocks()["methods"]

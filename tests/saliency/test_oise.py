@@ -112,6 +112,27 @@ def test_progress_moves_per_forward_chunk():
     assert seen == [i / 8 for i in range(1, 9)]  # 2 steps x 4 chunks of 2 chains
 
 
+def test_default_options_on_a_cpu_report_progress_every_16_images():
+    """Progress, and so the worker's cancel check, comes once per forward pass. With the default
+    500 chains a GPU pass holds 256 images, which on a CPU is 13 to 21 s of EfficientNet-Lite0
+    (docs/benchmarks.md, Responsiveness); a CPU pass holds 16 (about a second), so progress moves
+    and a cancel takes effect within 2 s there."""
+    from saliency.catalog.options import oise_chunk
+
+    shown: list[int] = []
+    seen: list[tuple[int, float]] = []
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        shown.append(x.shape[0])
+        return constant(0.5)(x)
+    params = OiseParams(queries=1000)  # the default 500 chains: two steps
+    oise(model, torch.randn(1, 3, 8, 8), torch.tensor([0]), params, lambda f: seen.append((len(shown), f)))
+    assert oise_chunk("cpu") == 16 and oise_chunk("cuda") == 256
+    assert max(shown) == 16 and sum(shown) == 1000
+    assert len(seen) == len(shown)  # one progress call after every forward pass
+    assert [f for _, f in seen] == sorted(f for _, f in seen) and seen[-1][1] == 1.0
+
+
 def test_cancel_from_the_progress_callback_stops_the_run():
     calls = []
 

@@ -147,8 +147,8 @@ class Service:
         assert self.workers_registered() == 0
 
 
-def wait_healthy(api: Proc, url: str, what: str = "the API to answer /healthz") -> None:
-    wait_answering(api, f"{url}/healthz", what)
+def wait_healthy(api: Proc, url: str, what: str = "the API to answer /healthz", path: str = "/healthz") -> None:
+    wait_answering(api, f"{url}{path}", what)
 
 
 @contextmanager
@@ -276,13 +276,14 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
 
 
 def enqueue(redis: Redis, settings: Any, png: bytes, owner: str = "", model: str = "tiny", method: str = "oise",
-            params: dict[str, Any] | None = None, width: int = 8, height: int = 8) -> str:
+            params: dict[str, Any] | None = None, width: int = 8, height: int = 8,
+            callback_url: str | None = None) -> str:
     """Queue a job straight through the core's submission use case (no API, no checks); its id."""
     from jobs.submission import Submitter
     from jobs.validation import Options, Upload
 
-    answer, _ = Submitter(redis, settings).explain(Upload(png, width, height),
-                                                   Options(model, method, None, params or {}, []), owner, False)
+    options = Options(model, method, None, params or {}, [], callback_url=callback_url)
+    answer, _ = Submitter(redis, settings).explain(Upload(png, width, height), options, owner, False)
     return answer.job_id
 
 

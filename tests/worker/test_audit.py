@@ -78,7 +78,7 @@ def test_audit_of_failed_and_queued_jobs(client: httpx.Client, running_worker: S
     wait_status(client, slow, "started")
     job_id = submit_ok(client, upload.png, model="tiny", params=FAST)
     queued = client.get(f"/jobs/{job_id}").json()
-    assert client.delete(f"/jobs/{slow}").status_code == 202
+    assert client.post(f"/jobs/{slow}/cancel").status_code == 202
     assert queued["status"] == "queued"
     audit = queued["audit"]
     assert audit["worker"] is None and audit["model"] is None and audit["versions"] == {}

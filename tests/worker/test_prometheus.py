@@ -1,17 +1,24 @@
 """GET /metrics of the API and the worker's own metrics port, parsed as Prometheus text, around
-real jobs; and the Grafana dashboard's queries checked against what the service exports."""
+real jobs; and the Grafana dashboard's queries checked against what the service exports, and run
+in a real Prometheus (Debian's, .ci/ensure-prometheus) scraping the test stack."""
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.stack import FAST, QUEUE, Gate, Service, submit_ok, wait_status, wait_until
+from tests.support.stack import (FAST, QUEUE, Gate, Proc, Service, free_port, submit_ok, wait_healthy, wait_status,
+                                    wait_until)
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "saliency.json"
+PROMETHEUS = os.environ.get("SALIENCY_PROMETHEUS", "/usr/bin/prometheus")
+METRIC = re.compile(r"\b(?:saliency|http)_[a-z0-9_]+")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
             "info": ("_info",), "summary": ("_sum", "_count", "")}
 
@@ -50,8 +57,8 @@ def test_counters_move_after_real_jobs(client: httpx.Client, running_worker: Ser
     wait_status(client, slow, "started")
     waiting = submit_ok(client, upload.png, model="tiny", params=FAST)
     depth = value(scrape(f"{running_worker.url}/metrics"), "saliency_queue_depth")
-    assert client.delete(f"/jobs/{waiting}").status_code == 200
-    assert client.delete(f"/jobs/{slow}").status_code == 202
+    assert client.post(f"/jobs/{waiting}/cancel").status_code == 200
+    assert client.post(f"/jobs/{slow}/cancel").status_code == 202
     wait_status(client, slow, "canceled")
 
     api1, w1 = scrape(f"{running_worker.url}/metrics"), scrape(worker_url(running_worker))
@@ -64,6 +71,13 @@ def test_counters_move_after_real_jobs(client: httpx.Client, running_worker: Ser
     assert delta(w0, w1, "saliency_jobs_canceled_total", **gated) == 1  # the running one, by its worker
     assert delta(w0, w1, "saliency_jobs_finished_total", **tiny) == 1
     assert delta(w0, w1, "saliency_jobs_failed_total", model="broken", method="oise") == 1
+    assert delta(w0, w1, "saliency_job_failures_total", reason="model") == 1  # its model cannot load
+    # HTTP answers by route template (never the id) and status, beside the job metrics.
+    assert delta(api0, api1, "http_requests_total", method="POST", route="/explain", status="202") == 4
+    assert delta(api0, api1, "http_requests_total", method="POST", route="/jobs/{job_id}/cancel", status="202") == 1
+    assert delta(api0, api1, "http_request_duration_seconds_count", route="/jobs/{job_id}", status="200") >= 4
+    for families in (api1, w1):
+        assert value(families, "saliency_build_info") == 1
     assert delta(w0, w1, "saliency_model_queries_total", **tiny) == done["result"]["queries"]
     assert delta(w0, w1, "saliency_job_duration_seconds_count", **tiny) == 1  # finished
     assert delta(w0, w1, "saliency_job_duration_seconds_count", **gated) == 1  # canceled
@@ -104,7 +118,7 @@ def test_dashboard_queries_use_exported_metrics(client: httpx.Client, running_wo
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     assert len(exprs) >= 10
-    used = {name for e in exprs for name in re.findall(r"\bsaliency_[a-z0-9_]+", e)}
+    used = {name for e in exprs for name in METRIC.findall(e)}
     assert used - exported == set(), f"the dashboard queries metrics nobody exports: {used - exported}"
     for needed in ("saliency_jobs_submitted_total", "saliency_queue_depth", "saliency_workers",
                    "saliency_model_queries_total", "saliency_job_duration_seconds_bucket",
@@ -139,3 +153,62 @@ def test_metrics_need_a_key_when_keys_are_on(running_worker: Service) -> None:
         families = {f.name: f for f in text_string_to_metric_families(r.text)}
         assert families["saliency_redis_up"].samples[0].value == 1
         assert families["saliency_workers"].samples[0].value >= 1
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, expression) of every query of the dashboard."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [(p["title"], t["expr"]) for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+@pytest.fixture
+def prometheus(running_worker: Service, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus scraping the stack's API and worker every second; its URL."""
+    if not os.access(PROMETHEUS, os.X_OK):
+        pytest.skip(f"no Prometheus at {PROMETHEUS}: `make test` installs Debian's (.ci/ensure-prometheus)")
+    api = running_worker.url.removeprefix("http://")
+    worker = f"127.0.0.1:{running_worker.env['SALIENCY_WORKER_METRICS_PORT']}"
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps({  # JSON is YAML
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [{"job_name": "api", "static_configs": [{"targets": [api]}]},
+                           {"job_name": "worker", "static_configs": [{"targets": [worker]}]}]}))
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = Proc("prometheus", [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+                               f"--web.listen-address={url.removeprefix('http://')}"], dict(os.environ),
+                tmp_path / "prometheus.log")
+    proc.start()
+    try:
+        wait_healthy(proc, url, "Prometheus to start", path="/-/ready")
+        yield url
+    finally:
+        proc.stop()
+
+
+def query(url: str, expr: str) -> list[dict]:
+    r = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "success", (expr, r.text)
+    return r.json()["data"]["result"]
+
+
+def test_every_dashboard_query_returns_data_in_prometheus(prometheus: str, running_worker: Service,
+                                                          client: httpx.Client) -> None:
+    """On a healthy service that may not have failed or canceled anything yet, every panel has
+    data: the counters exist at 0 for every model and method the worker serves, so rate() and
+    increase() see even the first failure."""
+    window = "30s"  # Grafana's $__rate_interval: at least four scrapes
+    # Enough scrapes of both targets for rate() over the window.
+    wait_until(lambda: len(query(prometheus, f"count_over_time(up[{window}]) >= 4 and up == 1")) == 2, 60,
+               "four scrapes of the API and the worker")
+    served = [(m["name"], method) for m in client.get("/models").json() for method in m["methods"]]
+    for job, metric in (("worker", "saliency_jobs_failed_total"), ("worker", "saliency_jobs_canceled_total"),
+                        ("api", "saliency_jobs_submitted_total")):
+        found = {(r["metric"]["model"], r["metric"]["method"]) for r in query(prometheus, f'{metric}{{job="{job}"}}')}
+        assert set(served) <= found, f"{metric} lacks {set(served) - found}"
+    empty = []
+    for title, expr in dashboard_queries():
+        if "saliency_gpu_memory_bytes" in expr:
+            continue  # a CPU worker has no GPU samples (README, "Metrics")
+        if not query(prometheus, expr.replace("$__rate_interval", window)):
+            empty.append(f"{title}: {expr}")
+    assert empty == [], "dashboard queries without data:\n" + "\n".join(empty)

@@ -21,11 +21,11 @@ def test_stop_a_running_job_and_cancel_a_queued_one(client: httpx.Client, runnin
     # The single worker is busy, so this one waits in the queue.
     waiting = submit_ok(client, upload.png, model="tiny", params=FAST)
     assert client.get(f"/jobs/{waiting}").json()["status"] == "queued"
-    r = client.delete(f"/jobs/{waiting}")
+    r = client.post(f"/jobs/{waiting}/cancel")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "canceled" and r.json()["ended_at"]
 
-    r = client.delete(f"/jobs/{long_job}")
+    r = client.post(f"/jobs/{long_job}/cancel")
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "started" and r.json()["cancel_requested"] is True
     stopped = wait_status(client, long_job, "canceled", "finished", "failed", timeout=30)
@@ -34,13 +34,13 @@ def test_stop_a_running_job_and_cancel_a_queued_one(client: httpx.Client, runnin
     assert stopped["progress"] < 1
     assert client.get(f"/jobs/{long_job}/overlay.png").status_code == 409
     # Canceling again is harmless; the queued one never ran.
-    assert client.delete(f"/jobs/{long_job}").status_code == 200
+    assert client.post(f"/jobs/{long_job}/cancel").status_code == 200
     assert client.get(f"/jobs/{waiting}").json()["status"] == "canceled"
 
     # The worker goes on with the next job; a finished job cannot be canceled.
     after = submit_ok(client, upload.png, model="tiny", params=FAST)
     assert wait_status(client, after, "finished", "failed")["status"] == "finished"
-    conflict = client.delete(f"/jobs/{after}")
+    conflict = client.post(f"/jobs/{after}/cancel")
     assert conflict.status_code == 409 and conflict.json()["code"] == "conflict"
     assert client.get(f"/jobs/{waiting}").json()["status"] == "canceled"
 
@@ -49,14 +49,16 @@ def test_a_restarted_worker_picks_up_the_queue(client: httpx.Client, running_wor
     service = running_worker
     service.stop_worker()
     try:
+        # Ready without a worker: Redis answers, so jobs are accepted and wait (README, "The API").
         ready = client.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["workers"] == 0
+        assert ready.status_code == 200 and ready.json()["workers"] == 0, ready.text
+        assert ready.json()["status"] == "ready" and "no worker" in ready.json()["detail"]
 
         first = submit_ok(client, upload.png, model="tiny", params=FAST)
         canceled = submit_ok(client, upload.png, model="tiny", params=FAST)
         expired = submit_ok(client, upload.png, model="tiny", params=FAST)
         last = submit_ok(client, upload.png, model="tiny", params=FAST)
-        assert client.delete(f"/jobs/{canceled}").json()["status"] == "canceled"
+        assert client.post(f"/jobs/{canceled}/cancel").json()["status"] == "canceled"
         service.redis.delete(f"saliency:upload:{expired}")  # as if upload_ttl had run out
         for job_id in (first, expired, last):
             assert client.get(f"/jobs/{job_id}").json()["status"] == "queued"

@@ -87,7 +87,7 @@ def test_canceled_explanation_cancels_its_reconstruction(client: httpx.Client, r
     job_id, url = r.json()["job_id"], r.json()["reconstruction"]
     assert client.get(url).json()["status"] == "queued"  # waits for the explanation
     wait_status(client, job_id, "started")
-    assert client.delete(f"/jobs/{job_id}").status_code == 202
+    assert client.post(f"/jobs/{job_id}/cancel").status_code == 202
     wait_status(client, job_id, "canceled")
     body = client.get(url).json()
     assert body["status"] == "canceled" and "canceled" in body["error"]

@@ -13,11 +13,11 @@ from rq import get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from jobs import meta
+from jobs import meta, webhooks
 from jobs.settings import get_settings
 from jobs.store import Store
 from saliency import explain
-from saliency.errors import Cancelled, SaliencyError
+from saliency.errors import Cancelled, ModelUnavailable, SaliencyError
 from saliency.images import open_image
 from worker import audit, gpu
 from worker.artifacts import render
@@ -40,12 +40,13 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
         raise RuntimeError("run_explanation runs inside an RQ worker")
     settings = get_settings()
     store = Store(job.connection, settings)
-    progress = Progress(job, store, settings.progress_interval)
+    progress = Progress(job, store, settings)
     interrupted = False
-    began, outcome, queries = time.monotonic(), "failed", 0
+    began, outcome, queries, reason = time.monotonic(), "failed", 0, "error"
     METRICS.started(model, method, _queue_wait(job))
     try:
         progress(0.0)  # a job canceled while it waited stops here, before any work
+        webhooks.notify(job.connection, settings, job, "start")
         done = store.get_summary(job_id)
         if done is not None:  # run again after its finished status was lost (janitor): same results
             outcome = "finished"
@@ -72,6 +73,7 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
         raise
     except BaseException as exc:
         interrupted = isinstance(exc, (SystemExit, KeyboardInterrupt))
+        reason = failure_reason(exc)
         gpu.note_failure(exc)
         meta.set_error(job, readable(exc, job.timeout or settings.job_timeout))
         job.save_meta()
@@ -79,7 +81,7 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
     finally:
         if not interrupted:  # a stopping worker queues its job again (worker.reliable): keep the upload
             store.drop_upload(job_id)
-            METRICS.ended(model, method, outcome, time.monotonic() - began, queries)
+            METRICS.ended(model, method, outcome, time.monotonic() - began, queries, reason)
         else:
             METRICS.busy.set(0)
 
@@ -89,6 +91,19 @@ def _queue_wait(job: Job) -> float | None:
     if job.enqueued_at is None or job.started_at is None:
         return None
     return (job.started_at - job.enqueued_at).total_seconds()
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The `reason` label of saliency_job_failures_total (jobs.events.FAILURE_REASONS)."""
+    if isinstance(exc, JobTimeoutException):
+        return "timeout"
+    if gpu.is_oom(exc):
+        return "out_of_memory"
+    if isinstance(exc, UploadMissing):
+        return "expired"
+    if isinstance(exc, ModelUnavailable):
+        return "model"
+    return "invalid" if isinstance(exc, SaliencyError) else "error"
 
 
 def readable(exc: BaseException, timeout: int) -> str:

@@ -37,7 +37,7 @@ def run_reconstruction(recon_id: str, job_id: str, model: str, params: dict[str,
     settings = get_settings()
     jobs = Jobs(job.connection, settings)
     recons = Reconstructions(jobs)
-    progress = Progress(job, jobs.store, settings.progress_interval)
+    progress = Progress(job, jobs.store, settings)
     try:
         progress(0.0)  # canceled while it waited: stop before any work
         done = recons.stored_summary(recon_id)
