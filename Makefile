@@ -60,6 +60,6 @@ lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/api.txt pyproject.toml
 	$(BIN)/pip-compile $(LOCK_FLAGS) --extra torch -o requirements/worker.txt pyproject.toml
-	$(BIN)/pip-compile $(LOCK_FLAGS) --extra torch --extra dev --extra test --extra bench \
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra torch --extra dev --extra test --extra bench --extra openvino \
 		-o requirements/dev.txt pyproject.toml
 	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/kserve.txt requirements/kserve.in
