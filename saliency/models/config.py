@@ -7,7 +7,8 @@
     std = [0.229, 0.224, 0.225]
     labels = "my_net_labels.txt"  # one class name per line
     output = "logits"             # or "probabilities"
-    generator = "my_gan.pt"       # optional: generator for reconstructions (see saliency.reconstruction)
+    generator = "my_inpainter.pt" # optional: generator for reconstructions (see saliency.reconstruction)
+    generator_kind = "inpainter"  # optional: "inpainter" or "dcgan"; a file of the other kind is refused
 
 File: $SALIENCY_MODELS_FILE, else ./models.toml when present.
 Override: SALIENCY_MODELS__<name>__<field>=value (JSON for lists, e.g. '[0.5, 0.5, 0.5]').
@@ -44,6 +45,8 @@ class ModelEntry(BaseModel):
     gradients: bool = Field(True, description="False when the file cannot be differentiated")
     generator: Path | None = Field(None, description="image generator for reconstructions "
                                    "(saliency train-generator checkpoint or TorchScript)")
+    generator_kind: Literal["dcgan", "inpainter"] | None = Field(
+        None, description="the generator's kind (train-generator --kind); None accepts what the file is")
 
 
 def config_path() -> Path | None:
@@ -105,6 +108,7 @@ def _spec(name: str, entry: ModelEntry, root: Path) -> ModelSpec:
         source="config",
         generator=None if entry.generator is None else (
             entry.generator if entry.generator.is_absolute() else root / entry.generator),
+        generator_kind=entry.generator_kind,
     )
 
 

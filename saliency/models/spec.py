@@ -26,7 +26,8 @@ class ModelSpec:
     gradients: bool = True  # False for models only reachable as a black box
     description: str = ""
     source: str = field(default="builtin")
-    generator: Path | None = None  # DCGAN checkpoint or TorchScript for reconstructions
+    generator: Path | None = None  # generator file for reconstructions (saliency.reconstruction.generator)
+    generator_kind: Literal["dcgan", "inpainter"] | None = None  # what the file must be; None: as it says
 
 
 class LoadedModel:

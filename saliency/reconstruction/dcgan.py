@@ -114,7 +114,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 def load_pair(path: Path) -> tuple[GanConfig, Generator, Discriminator]:
     """The trained pair in eval mode (BatchNorm on running statistics: samples independent of batch)."""
-    state = read_checkpoint(path)
+    return pair_from_state(read_checkpoint(path))
+
+
+def pair_from_state(state: dict[str, Any]) -> tuple[GanConfig, Generator, Discriminator]:
+    """load_pair for a checkpoint already read with weights_only=True."""
     cfg = GanConfig(**state["config"])
     g, d = Generator(cfg), Discriminator(cfg)
     g.load_state_dict(state["generator"])
