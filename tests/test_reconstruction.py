@@ -327,7 +327,7 @@ def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setenv("SALIENCY_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "r.json"
-    assert main(["bench", "reconstruction", "--images", "2", "--variations", "3", "--steps", "2",
+    assert main(["bench", "reconstruction", "--kinds", "dcgan", "--images", "2", "--variations", "3", "--steps", "2",
                  "--fractions", "0.5", "--queries", "50", "--gan-images", "64", "--gan-epochs", "1",
                  "--gan-width", "4", "--tiny-images", "200", "--tiny-epochs", "1", "--outcome-weight", "2",
                  "--window", "5", "--json", str(out)]) == 0

@@ -1,11 +1,14 @@
 """`saliency bench reconstruction`: how often the outcome holds when the salient box is in-filled.
 
 Setting: planted-object images (32 px), the tiny CNN as the classifier (saliency.models.tiny,
-cached by saliency.bench.tiny_cache), OISE maps, and a DCGAN trained on planted images by
-`saliency train-generator --planted N --image-size 32` (cached under the same cache root, in
-dcgan/). For each hidden share of the salient box and each objective (the paper's, and with the
-outcome term) it reports the acceptance rate, the mean target probability, the diversity of the
-variations inside the hole and, for scale, the diversity that near-copies of the original reach.
+cached by saliency.bench.tiny_cache), OISE maps, and generators trained on planted images (cached
+under the same cache root, in dcgan/ and inpainter/): an in-painter (`--kinds inpainter`, the
+default, saliency.reconstruction.inpainter) and the DCGAN (`--kinds dcgan`); `--kinds
+inpainter,dcgan` compares them on the same images, maps and holes. For each hidden share of the
+salient box, each generator and each objective (the paper's, and with the outcome term) it reports
+the acceptance rate, the mean target probability, the diversity of the variations inside the hole
+and, for scale, the diversity that near-copies of the original reach, overall and per planted
+class, and each generator's training time.
 """
 from __future__ import annotations
 
@@ -21,11 +24,15 @@ import numpy as np
 import torch
 
 DEFAULT_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
+KINDS = ("inpainter", "dcgan")
+# The in-painter the bench trains by default (docs/benchmarks.md, "Reconstruction with an in-painter").
+INPAINTER_RECIPE = {"epochs": 20, "width": 16, "nz": 16, "batch": 32}
 
 
 def add_parser(bench: argparse._SubParsersAction) -> None:
     p = bench.add_parser("reconstruction", help="acceptance, target probability and diversity of "
                                                 "reconstructed salient regions, by share hidden")
+    p.add_argument("--kinds", default="inpainter", help="generators compared, comma-separated: inpainter, dcgan")
     p.add_argument("--images", type=int, default=16, help="planted test images (objects only)")
     p.add_argument("--variations", type=int, default=16, help="K latents per image")
     p.add_argument("--steps", type=int, default=300, help="latent search steps")
@@ -45,6 +52,11 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--gan-width", type=int, default=32)
     p.add_argument("--gan-batch", type=int, default=32)
     p.add_argument("--gan-noise", type=float, default=0.1, help="instance noise while training the DCGAN")
+    p.add_argument("--inp-images", type=int, default=6000, help="planted images the in-painter trains on")
+    p.add_argument("--inp-epochs", type=int, default=INPAINTER_RECIPE["epochs"])
+    p.add_argument("--inp-width", type=int, default=INPAINTER_RECIPE["width"])
+    p.add_argument("--inp-nz", type=int, default=INPAINTER_RECIPE["nz"])
+    p.add_argument("--inp-batch", type=int, default=INPAINTER_RECIPE["batch"])
     p.add_argument("--tiny-images", type=int, default=3000, help="planted images the tiny classifier trains on")
     p.add_argument("--tiny-epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -55,27 +67,45 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd)
 
 
-def cached_generator(images: int, epochs: int, width: int, batch: int, noise: float, seed: int,
-                     root: Path | None = None, device: str = "cpu") -> Path:
-    """The planted-image DCGAN for these arguments, trained by the train-generator command if absent.
+def cached_generator(kind: str, images: int, epochs: int, width: int, batch: int, seed: int, nz: int | None = None,
+                     noise: float = 0.1, root: Path | None = None, device: str = "cpu") -> tuple[Path, float | None]:
+    """The planted-image generator of this kind for these arguments, trained here if absent (an
+    interrupted run resumes from its last epoch), and its training seconds (None if unknown).
     Trained on `device`; weights trained elsewhere than the CPU are cached under their own name,
     since the same seed gives other weights there."""
     from saliency.bench.tiny_cache import cache_root
-    from saliency.cli import main
+    from saliency.reconstruction.dcgan import GanConfig
+    from saliency.reconstruction.inpainter import InpainterConfig
+    from saliency.reconstruction.train import TrainOptions, planted_images, train_gan
+    from saliency.reconstruction.train_inpainter import InpainterOptions, planted_with_boxes, train_inpainter
 
-    key = f"planted32-n{images}-e{epochs}-w{width}-b{batch}-noise{noise:g}-seed{seed}-torch{torch.__version__}"
+    if kind == "dcgan":  # the key predates the in-painter: DCGANs cached before keep their files
+        key = f"planted32-n{images}-e{epochs}-w{width}-b{batch}-noise{noise:g}-seed{seed}"
+    else:
+        o = InpainterOptions()
+        key = (f"planted32-n{images}-e{epochs}-w{width}-z{nz}-b{batch}-lr{o.lr:g}-ms{o.ms_weight:g}"
+               f"-adv{o.adv_weight:g}-seed{seed}")
+    key += f"-torch{torch.__version__}"
     if torch.device(device).type != "cpu":
         key += f"-{torch.device(device).type}"
-    out = (root or cache_root()) / "dcgan" / f"{key}.pt"
+    out = (root or cache_root()) / kind / f"{key}.pt"
     done = out.with_suffix(".done")
-    if not done.exists():  # the command resumes an interrupted run from its last epoch
-        code = main(["train-generator", "--planted", str(images), "--image-size", "32", "--out", str(out),
-                     "--epochs", str(epochs), "--width", str(width), "--batch-size", str(batch),
-                     "--instance-noise", str(noise), "--seed", str(seed), "--device", device])
-        if code != 0:
-            raise RuntimeError("train-generator failed")
-        done.write_text("")
-    return out
+    if not done.exists():
+        samples = out.with_name(out.stem + "_samples")
+        if kind == "dcgan":
+            cfg = GanConfig(image_size=32, nz=nz or 100, width=width)
+            opts = TrainOptions(epochs=epochs, batch_size=batch, seed=seed, instance_noise=noise)
+            start = time.perf_counter()
+            train_gan(planted_images(images, 32, seed), cfg, out, opts, device=device, samples_dir=samples)
+            seconds = time.perf_counter() - start  # this session's only, if it resumed
+        else:
+            cfg_i = InpainterConfig(image_size=32, nz=nz or InpainterConfig().nz, width=width)
+            opts_i = InpainterOptions(epochs=epochs, batch_size=batch, seed=seed)
+            seconds = train_inpainter(planted_with_boxes(images, 32, seed), cfg_i, out, opts_i, device=device,
+                                      samples_dir=samples)["train_seconds"]
+        done.write_text(json.dumps({"train_seconds": seconds, "threads": torch.get_num_threads()}) + "\n")
+    text = done.read_text().strip()
+    return out, (json.loads(text)["train_seconds"] if text else None)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -83,6 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from saliency.bench.tiny_cache import cached_tiny
     from saliency.data.planted import make_planted
+    from saliency.errors import SaliencyError
     from saliency.explain import explain
     from saliency.models.spec import LoadedModel
     from saliency.reconstruction import reconstruct_many
@@ -90,49 +121,66 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if not kinds or set(kinds) - set(KINDS):
+        raise SaliencyError(f"--kinds must name some of {', '.join(KINDS)}, not {args.kinds!r}")
     device = torch.device(args.device or "cpu")
     start = time.perf_counter()
     tiny, accuracy = cached_tiny(size=32, n=args.tiny_images, epochs=args.tiny_epochs, seed=args.seed)
-    gan = cached_generator(args.gan_images, args.gan_epochs, args.gan_width, args.gan_batch, args.gan_noise,
-                           args.seed, device=str(device))
+    generators: dict[str, dict[str, Any]] = {}
+    nets = {}
+    for kind in kinds:
+        if kind == "dcgan":
+            path, seconds = cached_generator("dcgan", args.gan_images, args.gan_epochs, args.gan_width, args.gan_batch,
+                                             args.seed, noise=args.gan_noise, device=str(device))
+        else:
+            path, seconds = cached_generator("inpainter", args.inp_images, args.inp_epochs, args.inp_width,
+                                             args.inp_batch, args.seed, nz=args.inp_nz, device=str(device))
+        generators[kind] = {"path": str(path), "train_seconds": seconds}
+        nets[kind] = LoadedModel(dataclasses.replace(tiny.spec, generator=path, generator_kind=kind), device)
     train_s = time.perf_counter() - start
-    net = LoadedModel(dataclasses.replace(tiny.spec, generator=gan), device)
     data = make_planted(args.images, size=32, seed=args.seed + 20_000, empty_rate=0.0)
     images = [Image.fromarray((im.transpose(1, 2, 0) * 255).round().astype(np.uint8)) for im in data.images]
     t = time.perf_counter()
-    maps = [explain(im, net, "oise", params={"queries": args.queries, "seed": args.seed}).saliency for im in images]
+    maps = [explain(im, tiny, "oise", params={"queries": args.queries, "seed": args.seed}).saliency for im in images]
     maps_s = time.perf_counter() - t
     rows = []
     for fraction in [float(f) for f in args.fractions.split(",")]:
-        for weight in sorted({0.0, args.outcome_weight}):
-            t = time.perf_counter()
-            params = {"variations": args.variations, "steps": args.steps, "lr": args.lr, "hidden": fraction,
-                      "prior_weight": args.prior_weight, "outcome_weight": weight, "seed": args.seed,
-                      "diversity_weight": args.diversity_weight, "window": args.window}
-            recs = reconstruct_many(images, maps, net, params=params)
-            copies = []
-            for r in recs:  # what K near-copies of the original would score on the same hole
-                c = r.crop
-                inside = torch.from_numpy(r.hole.mask(32, 32)[c.y0:c.y1, c.x0:c.x1])
-                original = torch.from_numpy(r.image[c.y0:c.y1, c.x0:c.x1]).permute(2, 0, 1).float() / 255
-                copies.append(diversity(near_copies(original, inside, args.variations, args.seed), inside))
-            rows.append({
-                "hidden": fraction, "outcome_weight": weight,
-                "acceptance": float(np.mean([r.acceptance for r in recs])),
-                "mean_target_probability": float(np.mean([r.mean_target_probability for r in recs])),
-                "diversity": float(np.mean([r.diversity for r in recs])),
-                "near_copy_diversity": float(np.mean(copies)),
-                "near_copies": int(sum(r.near_copies for r in recs)),
-                "distance_to_original": float(np.mean([v.distance_to_original for r in recs for v in r.variations])),
-                "per_image_acceptance": [r.acceptance for r in recs],
-                "acceptance_by_class": _by_class(recs, data.labels),
-                "failed_as": _failed_as(recs),
-                "seconds": time.perf_counter() - t,
-            })
-            print(_line(rows[-1]), flush=True)
+        for kind in kinds:
+            for weight in sorted({0.0, args.outcome_weight}):
+                t = time.perf_counter()
+                params = {"variations": args.variations, "steps": args.steps, "lr": args.lr, "hidden": fraction,
+                          "prior_weight": args.prior_weight, "outcome_weight": weight, "seed": args.seed,
+                          "diversity_weight": args.diversity_weight, "window": args.window}
+                recs = reconstruct_many(images, maps, nets[kind], params=params)
+                copies = []
+                for r in recs:  # what K near-copies of the original would score on the same hole
+                    c = r.crop
+                    inside = torch.from_numpy(r.hole.mask(32, 32)[c.y0:c.y1, c.x0:c.x1])
+                    original = torch.from_numpy(r.image[c.y0:c.y1, c.x0:c.x1]).permute(2, 0, 1).float() / 255
+                    copies.append(diversity(near_copies(original, inside, args.variations, args.seed), inside))
+                rows.append({
+                    "kind": kind, "hidden": fraction, "outcome_weight": weight,
+                    "acceptance": float(np.mean([r.acceptance for r in recs])),
+                    "acceptance_se": float(np.std([r.acceptance for r in recs], ddof=1) / np.sqrt(len(recs)))
+                    if len(recs) > 1 else 0.0,
+                    "mean_target_probability": float(np.mean([r.mean_target_probability for r in recs])),
+                    "diversity": float(np.mean([r.diversity for r in recs])),
+                    "near_copy_diversity": float(np.mean(copies)),
+                    "near_copies": int(sum(r.near_copies for r in recs)),
+                    "distance_to_original": float(np.mean([v.distance_to_original for r in recs
+                                                           for v in r.variations])),
+                    "per_image_acceptance": [r.acceptance for r in recs],
+                    "acceptance_by_class": _by_class(recs, data.labels),
+                    "diversity_by_class": _by_class(recs, data.labels, "diversity"),
+                    "failed_as": _failed_as(recs),
+                    "holes": [r.hole.as_list() for r in recs],
+                    "seconds": time.perf_counter() - t,
+                })
+                print(_line(rows[-1]), flush=True)
     return {
         "config": {k: v for k, v in vars(args).items() if k != "func"},
-        "classifier_accuracy": accuracy, "generator": str(gan), "setup_seconds": train_s,
+        "classifier_accuracy": accuracy, "generators": generators, "setup_seconds": train_s,
         "saliency_seconds": maps_s, "variations_total": args.images * args.variations,
         "hardware": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                     f"{torch.get_num_threads()} threads, device {device}",
@@ -140,14 +188,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _by_class(recs: list[Any], labels: np.ndarray) -> dict[str, float]:
-    """Mean acceptance per planted class: the one figure that says which objects the generator
-    cannot draw."""
+def _by_class(recs: list[Any], labels: np.ndarray, key: str = "acceptance") -> dict[str, float]:
+    """Mean acceptance (or another per-reconstruction figure) per planted class: the figure that
+    says which objects a generator cannot draw."""
     from saliency.data.planted import CLASSES
 
     out: dict[str, list[float]] = {}
     for r, label in zip(recs, labels):
-        out.setdefault(CLASSES[int(label)], []).append(r.acceptance)
+        out.setdefault(CLASSES[int(label)], []).append(getattr(r, key))
     return {c: float(np.mean(v)) for c, v in sorted(out.items())}
 
 
@@ -159,15 +207,17 @@ def _failed_as(recs: list[Any]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-HEADER = (f"{'hidden':>6} {'outcome_w':>9} {'accept':>7} {'p_target':>8} {'diversity':>9} "
+HEADER = (f"{'kind':>9} {'hidden':>6} {'outcome_w':>9} {'accept':>7} {'±se':>5} {'p_target':>8} {'diversity':>9} "
           f"{'copy_div':>8} {'to_orig':>7} {'copies':>6} {'s':>6}")
 
 
 def _line(r: dict[str, Any]) -> str:
-    return (f"{r['hidden']:6.0%} {r['outcome_weight']:9.2f} {r['acceptance']:7.3f} "
-            f"{r['mean_target_probability']:8.3f} {r['diversity']:9.4f} {r['near_copy_diversity']:8.4f} "
-            f"{r['distance_to_original']:7.4f} {r['near_copies']:6d} {r['seconds']:6.0f}  "
+    return (f"{r['kind']:>9} {r['hidden']:6.0%} {r['outcome_weight']:9.2f} {r['acceptance']:7.3f} "
+            f"{r['acceptance_se']:5.3f} {r['mean_target_probability']:8.3f} {r['diversity']:9.4f} "
+            f"{r['near_copy_diversity']:8.4f} {r['distance_to_original']:7.4f} {r['near_copies']:6d} "
+            f"{r['seconds']:6.0f}  "
             + " ".join(f"{c} {a:.2f}" for c, a in r["acceptance_by_class"].items())
+            + "  div " + " ".join(f"{c} {a:.3f}" for c, a in r["diversity_by_class"].items())
             + "  failed as " + (", ".join(f"{c} {n}" for c, n in r["failed_as"].items()) or "-"))
 
 
@@ -178,10 +228,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for weight in sorted({r["outcome_weight"] for r in result["rows"]}):
-        mine = [r for r in result["rows"] if r["outcome_weight"] == weight]
+    series = sorted({(r["kind"], r["outcome_weight"]) for r in result["rows"]})
+    for kind, weight in series:
+        mine = [r for r in result["rows"] if (r["kind"], r["outcome_weight"]) == (kind, weight)]
         xs = [100 * r["hidden"] for r in mine]
-        label = "paper's objective" if weight == 0 else f"with outcome term ({weight:g})"
+        label = f"{kind}, " + ("paper's objective" if weight == 0 else f"with outcome term ({weight:g})")
         if result["config"].get("diversity_weight"):
             label += f", spread {result['config']['diversity_weight']:g}"
         for ax, key in zip(axes, ("acceptance", "mean_target_probability", "diversity")):
@@ -201,8 +252,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
 def cmd(args: argparse.Namespace) -> None:
     print(HEADER)
     result = run(args)
+    trained = "; ".join(f"{k} {g['train_seconds'] / 60:.1f} min to train" if g["train_seconds"] is not None
+                        else f"{k} training time unknown" for k, g in result["generators"].items())
     print(f"classifier accuracy {result['classifier_accuracy']:.3f}; {args.images} images x {args.variations} "
-          f"variations; setup {result['setup_seconds']:.0f} s, maps {result['saliency_seconds']:.0f} s, "
+          f"variations; {trained}; setup {result['setup_seconds']:.0f} s, maps {result['saliency_seconds']:.0f} s, "
           f"total {result['seconds']:.0f} s on {result['hardware']}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
