@@ -32,6 +32,22 @@ def gen_model(tiny_models_file: Path) -> str:
     return "tiny_gen"
 
 
+@pytest.fixture(scope="module")
+def inpainter_model(tiny_models_file: Path) -> str:
+    """`tiny_inp`: the tiny CNN with a small (untrained) in-painter declared beside it, kind stated."""
+    from saliency.reconstruction.inpainter import InpainterConfig, build_inpainter, save_inpainter
+
+    cfg = InpainterConfig(32, nz=8, width=8)
+    save_inpainter(tiny_models_file.parent / "tiny_inp.pt", cfg, *build_inpainter(cfg))
+    text = tiny_models_file.read_text()
+    if "[models.tiny_inp]" not in text:
+        tiny_models_file.write_text(text + (
+            '\n[models.tiny_inp]\npath = "tiny.pt2"\nlabels = "tiny_labels.txt"\ninput_size = [32, 32]\n'
+            'mean = [0.5, 0.5, 0.5]\nstd = [0.25, 0.25, 0.25]\ngenerator = "tiny_inp.pt"\n'
+            'generator_kind = "inpainter"\n'))
+    return "tiny_inp"
+
+
 def wait_recon(client: httpx.Client, url: str, timeout: float = 90) -> dict:
     def done() -> dict | None:
         r = client.get(url)
@@ -72,6 +88,18 @@ def test_explain_with_reconstruct(client: httpx.Client, running_worker: Service,
     explained = wait_status(client, body["job_id"], "finished")
     assert done["result"]["target"]["index"] == explained["result"]["target"]["index"]
     assert done["params"]["variations"] == RECON["variations"] and done["params"]["hidden"] == 0.5
+
+
+def test_explain_with_reconstruct_by_an_inpainter(client: httpx.Client, running_worker: Service, upload,
+                                                  inpainter_model: str) -> None:
+    r = submit(client, upload.png, model=inpainter_model, params=FAST, reconstruct="true",
+               reconstruct_params=json.dumps(RECON))
+    assert r.status_code == 202, r.text
+    done = wait_recon(client, r.json()["reconstruction"])
+    check_finished(client, done)
+    assert done["result"]["generator_kind"] == "inpainter"
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert models[inpainter_model]["generator"] is True
 
 
 def test_reconstruct_a_finished_job(client: httpx.Client, running_worker: Service, upload, gen_model: str) -> None:
