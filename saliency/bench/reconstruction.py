@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import platform
 import time
@@ -82,9 +83,9 @@ def cached_generator(kind: str, images: int, epochs: int, width: int, batch: int
     if kind == "dcgan":  # the key predates the in-painter: DCGANs cached before keep their files
         key = f"planted32-n{images}-e{epochs}-w{width}-b{batch}-noise{noise:g}-seed{seed}"
     else:
-        o = InpainterOptions()
-        key = (f"planted32-n{images}-e{epochs}-w{width}-z{nz}-b{batch}-lr{o.lr:g}-ms{o.ms_weight:g}"
-               f"-adv{o.adv_weight:g}-seed{seed}")
+        # The loss weights are the library's defaults; a change to them must not reuse old files.
+        recipe = hashlib.sha1(json.dumps(dataclasses.asdict(InpainterOptions()), sort_keys=True).encode())
+        key = f"planted32-n{images}-e{epochs}-w{width}-z{nz}-b{batch}-seed{seed}-opts{recipe.hexdigest()[:8]}"
     key += f"-torch{torch.__version__}"
     if torch.device(device).type != "cpu":
         key += f"-{torch.device(device).type}"
