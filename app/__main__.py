@@ -5,7 +5,7 @@ import argparse
 
 import uvicorn
 
-from app.settings import get_settings
+from jobs.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,9 @@
-"""Map every failure to an HTTP status and one JSON shape, app.schemas.ErrorBody."""
+"""Every failure as one JSON shape, ErrorBody: {"detail", "code", "field"}. Errors of the library
+and the core carry their status and code (saliency.errors); this module only renders them, and
+the middleware's own answers (401, 413, 429) use the same `body`."""
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -10,47 +13,33 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
-from app.batch_store import BatchNotFound
-from app.idempotency import BadIdempotencyKey, IdempotencyConflict
-from app.jobs import JobConflict, JobExpired, JobNotFound
-from app.limits import BodyTooLarge
-from app.validation import FieldError, NotAnImage, PixelsTooMany, UploadTooLarge
-from saliency.errors import ModelUnavailable
+from saliency.errors import SaliencyError
 
 log = logging.getLogger(__name__)
 # Seconds a client is told to wait when Redis is down (a restart with its append-only file).
 REDIS_RETRY_AFTER = 5
 
 
+def body(detail: str, code: str, field: str | None = None) -> bytes:
+    return json.dumps({"detail": detail, "code": code, "field": field}).encode()
+
+
 def error(status: int, detail: str, code: str, field: str | None = None,
           headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code, "field": field}, status_code=status,
-                        headers=headers)
+    return JSONResponse({"detail": detail, "code": code, "field": field}, status_code=status, headers=headers)
 
 
-# exception class -> (status, code)
-_SIMPLE: dict[type[Exception], tuple[int, str]] = {
-    UploadTooLarge: (413, "upload_too_large"),
-    BodyTooLarge: (413, "upload_too_large"),
-    NotAnImage: (415, "not_an_image"),
-    PixelsTooMany: (413, "image_too_large"),
-    JobNotFound: (404, "job_not_found"),
-    BatchNotFound: (404, "batch_not_found"),
-    JobExpired: (410, "expired"),
-    JobConflict: (409, "conflict"),
-    ModelUnavailable: (503, "model_unavailable"),
-    IdempotencyConflict: (409, "idempotency_conflict"),
-    BadIdempotencyKey: (422, "invalid_idempotency_key"),
-}
+def redis_unavailable() -> tuple[int, str, str, dict[str, str]]:
+    return (503, "the job store (Redis) is unavailable; try again shortly", "redis_unavailable",
+            {"Retry-After": str(REDIS_RETRY_AFTER)})
 
 
 def install(app: FastAPI) -> None:
-    for exc_class, (status, code) in _SIMPLE.items():
-        app.add_exception_handler(exc_class, _simple(status, code))
-
-    @app.exception_handler(FieldError)
-    async def field_error(_: Request, exc: FieldError) -> JSONResponse:
-        return error(422, exc.message, exc.code, exc.field)
+    @app.exception_handler(SaliencyError)
+    async def known(_: Request, exc: SaliencyError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s: %s", type(exc).__name__, exc)
+        return error(exc.status, str(exc), exc.code, exc.field, exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -65,14 +54,8 @@ def install(app: FastAPI) -> None:
 
     async def redis_down(_: Request, exc: Exception) -> JSONResponse:
         log.error("Redis unavailable: %s", exc)
-        return error(503, "the job store (Redis) is unavailable; try again shortly", "redis_unavailable",
-                     headers={"Retry-After": str(REDIS_RETRY_AFTER)})
+        status, detail, code, headers = redis_unavailable()
+        return error(status, detail, code, headers=headers)
 
     app.add_exception_handler(RedisConnectionError, redis_down)
     app.add_exception_handler(RedisTimeoutError, redis_down)
-
-
-def _simple(status: int, code: str):
-    async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return error(status, str(exc), code)
-    return handler

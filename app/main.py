@@ -1,5 +1,5 @@
-"""Build the FastAPI application: settings, one Redis client, error mapping, body limit, API keys,
-routes, and the lost-job janitor."""
+"""Build the FastAPI application: settings, one Redis client, the core's services, error
+rendering, body limit, API keys, the routers, and the lost-job janitor. Imports no torch."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -8,22 +8,33 @@ from typing import AsyncIterator
 from fastapi import Depends, FastAPI
 from redis import Redis
 
-from app import auth, errors, reconstructions, webpage
-from app import batches, listing
-from app.jobs import Jobs
-from app.limits import FORM_SLACK, BodyLimit
-from app.prom import ApiMetrics, install_metrics
-from app.routes import router
-from app.settings import Settings, get_settings
-from worker.janitor import Janitor
+from app import errors
+from app.deps import owner_check
+from app.middleware import auth
+from app.middleware.limits import FORM_SLACK, BodyLimit
+from app.prom import ApiMetrics
+from app.routers import batches, health, jobs, models, reconstructions, webpage
+from app.schemas import ErrorBody
+from jobs.catalog import Catalog
+from jobs.lost import Janitor
+from jobs.settings import Settings, get_settings
+from jobs.state import Jobs
+from jobs.submission import Submitter
+from saliency.catalog.methods import load_plugins
+
+AUTH_RESPONSES: dict[int | str, dict] = {
+    401: {"model": ErrorBody, "description": "no API key, or an unknown one"},
+    429: {"model": ErrorBody, "description": "this key's rate limit is spent; see Retry-After"},
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    # decode_responses stays off: RQ and the stored artifacts are bytes.
-    redis = Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=3,
-                           health_check_interval=30)
-
+    load_plugins()  # methods declared by $SALIENCY_PLUGINS are accepted like the builtin ones
+    # decode_responses stays off: RQ and the stored artifacts are bytes. The read timeout outlasts
+    # POST /predict's wait on its reply.
+    redis = Redis.from_url(settings.redis_url, socket_timeout=max(10.0, settings.predict_timeout + 5),
+                           socket_connect_timeout=3, health_check_interval=30)
     # Lost jobs are swept from the API too, so they leave `started` even with no worker left.
     janitor = Janitor(redis, settings)
 
@@ -40,24 +51,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Black-box saliency maps (OISE) for image classifiers, computed by queue workers.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.redis = redis
-    app.state.metrics = metrics = ApiMetrics(redis, settings)
+    metrics = ApiMetrics(redis, settings)
+    app.state.settings, app.state.redis, app.state.metrics = settings, redis, metrics
     app.state.jobs = Jobs(redis, settings, metrics)
+    app.state.submitter = Submitter(redis, settings, metrics)
+    app.state.catalog = Catalog(redis, settings)
     errors.install(app)
-    install_metrics(app, metrics)  # GET /metrics
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_SLACK,
                        per_path={"/batches": settings.max_batch_bytes + FORM_SLACK})
     auth.install(app, settings, redis)  # after BodyLimit: keys are checked before the body is read
-    if settings.auth:  # every route with a job_id answers only to the key that created the job
-        app.include_router(router, dependencies=[Depends(auth.owner_check)], responses=auth.RESPONSES)
-        app.include_router(reconstructions.router, dependencies=[Depends(auth.owner_check)],
-                           responses=auth.RESPONSES)
-    else:
-        app.include_router(router)
-        app.include_router(reconstructions.router)
-    # No job_id in their paths: they select or check the caller's own jobs themselves.
-    for own_checks in (batches.router, listing.router):
-        app.include_router(own_checks, responses=auth.RESPONSES if settings.auth else None)
+    keyed = {"dependencies": [Depends(owner_check)], "responses": AUTH_RESPONSES} if settings.auth else {}
+    for router in (jobs.router, reconstructions.router, batches.router, models.router):
+        app.include_router(router, **keyed)
+    app.include_router(health.router)
     webpage.install(app)  # `/` and /static/: the page for people
     return app

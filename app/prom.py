@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 
-from app import webhook_log
-from app.settings import Settings
+from jobs import queue, webhooks
+from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
 LABELS = ("model", "method")
@@ -31,14 +30,14 @@ class QueueCollector(Collector):
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self.queue = Queue(settings.queue, connection=redis)
+        self.queue = queue.explain_queue(redis, settings)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             with self.redis.pipeline(transaction=False) as pipe:  # one round trip
                 pipe.llen(self.queue.key)
                 pipe.zcard(self.queue.started_job_registry.key)
-                pipe.zcard(webhook_log.due_key(self.settings))
+                pipe.zcard(webhooks.due_key(self.settings))
                 queued, running, hooks = pipe.execute()
             workers = SimpleWorker.count(connection=self.redis, queue=self.queue)
         except RedisError as exc:
@@ -54,13 +53,14 @@ class QueueCollector(Collector):
 
 
 class ApiMetrics:
-    """One per app (its own registry, so several apps in one process do not collide)."""
+    """One per app (its own registry, so several apps in one process do not collide). It hears
+    the core's events (jobs.events.Events)."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         r = self.registry = CollectorRegistry()
-        self.submitted = Counter("saliency_jobs_submitted", "jobs accepted by this API process", LABELS,
+        self.submissions = Counter("saliency_jobs_submitted", "jobs accepted by this API process", LABELS,
                                  registry=r)
-        self.canceled = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
+        self.cancels = Counter("saliency_jobs_canceled", "jobs canceled while queued (running ones: "
                                 "counted by their worker)", LABELS, registry=r)
         self.idempotent_replays = Counter("saliency_idempotent_replays", "POST /explain answered from "
                                           "an earlier request with the same Idempotency-Key", registry=r)
@@ -69,12 +69,11 @@ class ApiMetrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
+    def submitted(self, model: str, method: str) -> None:  # jobs.events.Events
+        self.submissions.labels(model, method).inc()
 
-def install_metrics(app: FastAPI, metrics: ApiMetrics) -> None:
-    """GET /metrics. Behind the API keys like every route when they are on (README, "Metrics")."""
+    def canceled(self, model: str, method: str) -> None:
+        self.cancels.labels(model, method).inc()
 
-    @app.get("/metrics", tags=["health"], response_class=Response,
-             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
-    def prometheus_metrics() -> Response:
-        """Prometheus text format: submissions, queue depth, live workers (workers export the rest)."""
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    def replayed(self) -> None:
+        self.idempotent_replays.inc()

@@ -1,4 +1,5 @@
-"""What the API answers, as pydantic models: the OpenAPI document is generated from these."""
+"""Everything the API answers, as pydantic models: the OpenAPI document is generated from these.
+The job document itself (JobView and what it holds) is the core's, since webhooks deliver it too."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,135 +7,57 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.audit import Audit, build as build_audit
-from app.jobs import JobState
-from app.webhook_log import WebhookView
+from jobs.batches import BATCH_STATUSES, BatchStatus
+from jobs.document import BatchLinks, BatchSubmitted, JobView, Lifecycle, Links, Prediction, Submitted
+from jobs.reconstructions import GRID, ReconState, recon_url, variation_name
+from saliency.catalog.models import ModelInfo
+
+__all__ = ["BATCH_STATUSES", "BatchJob", "BatchLinks", "BatchSubmitted", "BatchView", "ErrorBody", "Health",
+           "JobPage", "JobView", "Links", "MethodView", "ModelInfo", "Prediction", "Readiness", "ReconSubmitted",
+           "ReconVariation", "ReconView", "Submitted"]
 
 
-class Links(BaseModel):
-    self: str = Field(description="this job")
-    saliency_npy: str = Field(description="float32 map, image height x width (np.load)")
-    saliency_png: str = Field(description="colour heatmap")
-    overlay_png: str = Field(description="heatmap blended over the image")
+class ErrorBody(BaseModel):
+    """Every error the API answers has this shape."""
 
-    @classmethod
-    def for_job(cls, job_id: str) -> "Links":
-        base = f"/jobs/{job_id}"
-        return cls(self=base, saliency_npy=f"{base}/saliency.npy", saliency_png=f"{base}/saliency.png",
-                   overlay_png=f"{base}/overlay.png")
+    detail: str = Field(description="a readable message")
+    code: str = Field(description="stable machine-readable reason, e.g. unknown_model")
+    field: str | None = Field(None, description="the request field at fault (422), e.g. params.queries")
 
 
-class Submitted(BaseModel):
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses."""
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+class JobPage(BaseModel):
+    jobs: list[JobView] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: no more")
+
+
+class BatchJob(BaseModel):
     job_id: str
-    status: Literal["queued"] = "queued"
-    links: Links
-    reconstruction: str | None = Field(None, description="the reconstruction's URL when reconstruct=true")
-
-
-class TargetRef(BaseModel):
-    index: int
-    label: str
-
-
-class Prediction(TargetRef):
-    score: float = Field(description="probability on the clean image")
-
-
-class MetricValue(BaseModel):
-    auc: float = Field(description="area under the curve, normalised to [0, 1]")
-    queries: int = Field(description="model queries the metric spent")
-    seconds: float | None = None
-
-
-class Result(BaseModel):
-    target: Prediction = Field(description="the explained class")
-    top5: list[Prediction]
-    queries: int = Field(description="model queries spent")
-    seconds: float = Field(description="time the explanation took in the worker")
-    device: str
-    artifacts: dict[str, str] = Field(description="artifact name -> URL path")
-    metrics: dict[str, MetricValue] | None = Field(None, description="the requested metrics of the map")
-
-
-class ImageInfo(BaseModel):
-    width: int
-    height: int
-    bytes: int
-
-
-class Lifecycle(BaseModel):
-    """What every queued piece of work reports: where it is and when it moved."""
-
-    status: Literal["queued", "started", "finished", "failed", "canceled"]
+    status: BatchStatus = Field(description="`expired`: the job's records are gone")
     progress: float = Field(ge=0, le=1)
-    created_at: datetime | None
-    started_at: datetime | None
-    ended_at: datetime | None
-
-
-class JobView(Lifecycle):
-    job_id: str
-    model: str | None
-    method: str | None
-    params: dict[str, Any]
-    metrics: list[str] = Field(default_factory=list, description="metrics requested with the job")
-    target: TargetRef | None = Field(description="requested class; null: the model's top-1 class")
-    image: ImageInfo | None = Field(None, description="the uploaded picture")
-    error: str | None = Field(description="why the job failed, when it did")
-    cancel_requested: bool = False
-    result: Result | None = None
     links: Links
-    audit: Audit | None = Field(None, description="model hash, versions, worker, device, timings, queries")
-    webhook: WebhookView | None = Field(None, description="the callback and its delivery attempts, when "
-                                                          "callback_url was given")
-
-    @classmethod
-    def of(cls, state: JobState) -> "JobView":
-        req = state.request
-        links = Links.for_job(state.job_id)
-        result = None
-        if state.summary is not None:
-            s = state.summary
-            result = Result(
-                target=Prediction(**s["target"]),
-                top5=[Prediction(**p) for p in s["top5"]],
-                queries=s["queries"],
-                seconds=s["seconds"],
-                device=s.get("device", ""),
-                artifacts={"saliency.npy": links.saliency_npy, "saliency.png": links.saliency_png,
-                           "overlay.png": links.overlay_png},
-                metrics=s.get("metrics"),
-            )
-        return cls(
-            job_id=state.job_id,
-            status=state.status,
-            progress=state.progress,
-            created_at=state.created_at,
-            started_at=state.started_at,
-            ended_at=state.ended_at,
-            model=req.get("model"),
-            method=req.get("method"),
-            params=req.get("params") or {},
-            metrics=req.get("metrics") or [],
-            target=TargetRef(**req["target"]) if req.get("target") else None,
-            image=ImageInfo(**req["image"]) if req.get("image") else None,
-            error=state.error,
-            cancel_requested=state.cancel_requested,
-            result=result,
-            links=links,
-            audit=build_audit(state),
-            webhook=state.webhook,
-        )
 
 
-class ModelInfo(BaseModel):
+class BatchView(BaseModel):
+    batch_id: str
+    created_at: datetime
+    total: int
+    counts: dict[BatchStatus, int] = Field(description="jobs per status, every status present")
+    done: bool = Field(description="every job has reached a final status")
+    jobs: list[BatchJob] = Field(description="in upload order")
+    links: BatchLinks
+
+
+class MethodView(BaseModel):
     name: str
+    needs: Literal["black-box", "gradients"] = Field(
+        description="black-box: only class probabilities; gradients: a differentiable model")
     description: str
-    input_size: tuple[int, int] = Field(description="(height, width) images are resized to")
-    source: str = Field(description="builtin, torchvision or config (a user model)")
-    gradients: bool = Field(description="whether gradient-based methods can run on it")
-    methods: list[str] = Field(description="registered methods that can explain it")
-    generator: bool = Field(False, description="declares a generator, so reconstruct=true is possible")
+    options: dict[str, Any] = Field(description="JSON Schema of `params` (defaults included)")
 
 
 class Health(BaseModel):
@@ -148,9 +71,49 @@ class Readiness(BaseModel):
     detail: str | None = None
 
 
-class ErrorBody(BaseModel):
-    """Every error the API answers has this shape."""
+class ReconSubmitted(BaseModel):
+    reconstruction_id: str
+    job_id: str
+    status: Literal["queued"] = "queued"
+    link: str
 
-    detail: str = Field(description="a readable message")
-    code: str = Field(description="stable machine-readable reason, e.g. unknown_model")
-    field: str | None = Field(None, description="the request field at fault (422), e.g. params.queries")
+
+class ReconVariation(BaseModel):
+    index: int
+    predicted: dict[str, Any] = Field(description="the model's top-1 class on the variation")
+    target_probability: float
+    held: bool = Field(description="top-1 class unchanged from the original image")
+    context_loss: float
+    distance_to_original: float = Field(description="RMS difference from the hidden pixels, in [0, 1]")
+    near_copy: bool
+    picture: str
+
+
+class ReconView(Lifecycle):
+    reconstruction_id: str
+    job_id: str
+    params: dict[str, Any]
+    error: str | None
+    acceptance: float | None = Field(None, description="share of variations whose top-1 class held")
+    mean_target_probability: float | None = None
+    diversity: float | None = Field(None, description="mean pairwise RMS difference inside the hole")
+    near_copy_floor: float | None = None
+    result: dict[str, Any] | None = Field(None, description="boxes, target, timing (see the library)")
+    variations: list[ReconVariation] = []
+    pictures: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, s: ReconState) -> "ReconView":
+        base = recon_url(s.job_id, s.recon_id)
+        view = cls(reconstruction_id=s.recon_id, job_id=s.job_id, status=s.status, progress=s.progress,
+                   created_at=s.created_at, started_at=s.started_at, ended_at=s.ended_at, params=s.params,
+                   error=s.error)
+        if s.summary is not None:
+            r = dict(s.summary)
+            variations = r.pop("variations")
+            view.acceptance, view.mean_target_probability = r["acceptance"], r["mean_target_probability"]
+            view.diversity, view.near_copy_floor = r["diversity"], r["near_copy_floor"]
+            view.result = r
+            view.variations = [ReconVariation(**v, picture=f"{base}/{variation_name(v['index'])}") for v in variations]
+            view.pictures = {GRID: f"{base}/{GRID}"}
+        return view

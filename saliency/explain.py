@@ -14,7 +14,8 @@ from PIL import Image
 from saliency.images import open_image
 from saliency.methods import get_method
 from saliency.methods.base import Progress
-from saliency.metrics.registry import JOB_METRICS, compute_metrics, parse_metrics
+from saliency.catalog.metrics import metric_queries, parse_metrics
+from saliency.metrics.registry import compute_metrics
 from saliency.models import DEFAULT_MODEL, LoadedModel, load_model
 
 
@@ -54,7 +55,7 @@ def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = 
             metrics: list[str] | str | None = None) -> Explanation:
     """Explain one image. Invalid names, classes or options raise before any query is spent.
 
-    `metrics` (names from saliency.metrics.JOB_METRICS) are computed on the map afterwards."""
+    `metrics` (names from saliency.catalog.metrics.JOB_METRICS) are computed on the map afterwards."""
     spec = get_method(method)
     parsed = spec.parse_params(params)
     metric_names = parse_metrics(metrics)
@@ -92,6 +93,6 @@ def _split_progress(progress: Progress | None, parsed: Any, metrics: list[str],
     """One 0..1 progress over the method and then the metrics, shared by their query counts."""
     if progress is None or not metrics:
         return progress, progress
-    extra = sum(JOB_METRICS[m].queries(*size) for m in metrics)
+    extra = metric_queries(*size) * len(metrics)
     share = (q := getattr(parsed, "queries", extra)) / (q + extra)
     return (lambda f: progress(share * f)), (lambda f: progress(share + (1 - share) * f))

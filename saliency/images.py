@@ -23,9 +23,15 @@ FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 class ImageError(SaliencyError, ValueError):
     """The bytes are not a picture we can explain."""
 
+    status = 415
+    code = "not_an_image"
+
 
 class ImageTooLarge(ImageError):
     """More pixels than MAX_PIXELS, seen in the header before anything is decoded."""
+
+    status = 413
+    code = "image_too_large"
 
 
 def open_image(source: str | Path | bytes) -> Image.Image:

@@ -1,6 +1,6 @@
 """What a worker records on each job so that it can be audited and run again to the same map:
 the model's identity (a hash of its weights), the code and library versions, the worker and
-device. Stored in the job's meta as `audit`; the API adds the request and timings (app.audit).
+device. Stored in the job's meta as `audit`; the core adds the request and timings (jobs.audit).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.worker import BaseWorker
 
-from worker.periodic import Periodic
+from jobs.periodic import Periodic
 
 log = logging.getLogger("worker.lease")
 

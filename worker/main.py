@@ -7,7 +7,10 @@ SimpleWorker runs each job in the worker process itself: the model is loaded onc
 device, and later jobs reuse it through saliency.models.load_model's per-process cache. The price
 is that a job which crashes the interpreter takes the worker with it; run workers under a
 supervisor (compose's `restart:`, systemd); their jobs are queued again or failed by the janitor
-(worker.reliable, worker.janitor).
+(worker.reliable, jobs.lost).
+
+Every worker takes the predict queue before the explain queue (one forward pass must not wait
+behind explanations not yet started), and publishes the models it can run (worker.catalog).
 
 Job timeouts still hold: SimpleWorker arms SIGALRM around the job in this (main) thread.
 Stopping: SIGTERM or Ctrl-C lets a running job finish (warm shutdown); a second one stops it now
@@ -29,9 +32,11 @@ from redis.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.jobs import SERIALIZER
-from app.settings import get_settings
-from saliency.errors import Cancelled
+from jobs import queue
+from jobs.settings import get_settings
+from saliency.catalog.methods import load_plugins
+from saliency.errors import Cancelled, SaliencyError
+from worker.catalog import Publisher
 from worker.metrics import METRICS
 from worker.reliable import ReliableWorker
 
@@ -83,6 +88,8 @@ def preload(names: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    parser.add_argument("--publish-only", action="store_true",
+                        help="publish the models this machine can run (for the API's catalog), then exit")
     parser.add_argument("--name", help="worker name in Redis (default: host.pid.random)")
     parser.add_argument("--log-level", help="default: SALIENCY_LOG_LEVEL")
     parser.add_argument("--redis-wait", type=float, default=30.0,
@@ -92,15 +99,28 @@ def main(argv: list[str] | None = None) -> int:
     level = (args.log_level or settings.log_level).upper()
     logging.basicConfig(level=level, stream=sys.stdout,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    load_plugins()
     conn = connect(settings.redis_url, args.redis_wait)
+    name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
     try:
-        preload(settings.preload_models())
+        if not args.publish_only:
+            preload(settings.preload_models())
+        publisher = Publisher(conn, settings, name)
+        log.info("published %d runnable models", publisher.publish_once())
     except KeyboardInterrupt:
         return 130
-    name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
-    worker = Worker([settings.queue], connection=conn, name=name, serializer=SERIALIZER, settings=settings)
+    except SaliencyError as exc:  # a models file that cannot be read: say so and stop
+        raise SystemExit(f"worker: cannot describe the models it would run: {exc}") from None
+    if args.publish_only:
+        return 0
+    queues = [queue.predict_queue(conn, settings), queue.explain_queue(conn, settings)]
+    worker = Worker(queues, connection=conn, name=name, serializer=queue.SERIALIZER, settings=settings)
     from saliency.models import default_device
 
     METRICS.serve(settings.worker_metrics_port, name, str(default_device()))
-    worker.work(burst=args.burst, logging_level=level)
+    publisher.start()
+    try:
+        worker.work(burst=args.burst, logging_level=level)
+    finally:
+        publisher.stop()
     return 0

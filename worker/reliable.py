@@ -2,12 +2,12 @@
 
 - Lease: the running job's registration is renewed from a thread (worker.lease), so a killed
   worker's job is seen as lost within `job_lease` seconds rather than after its whole timeout.
-- Janitor: a thread sweeps for lost jobs every `janitor_interval` seconds (worker.janitor), and
+- Janitor: a thread sweeps for lost jobs every `janitor_interval` seconds (jobs.lost), and
   RQ's periodic maintenance runs the same sweep first so that its own cleanup, which would fail
   lost jobs without a retry, finds nothing left to do.
 - Cold shutdown (a second SIGTERM): the interrupted job is queued again, with its upload, at the
   front of the queue, instead of being marked failed.
-- CUDA out of memory: the job fails with a readable reason (worker.task) and the memory it left
+- CUDA out of memory: the job fails with a readable reason (worker.tasks) and the memory it left
   in PyTorch's cache is released before the next job (worker.gpu).
 - Webhooks: a job with a callback_url that reached its final state is made due for delivery,
   which a thread of this worker (or any other) then sends (worker.webhooks).
@@ -22,10 +22,10 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 
-from app import webhook_log
-from app.settings import Settings
+from jobs import meta, webhooks
+from jobs.lost import Janitor, reap, requeue
+from jobs.settings import Settings
 from worker import gpu
-from worker.janitor import Janitor, reap, requeue
 from worker.lease import Lease
 from worker.webhooks import Deliverer
 
@@ -99,10 +99,10 @@ class ReliableWorker(SimpleWorker):
 
     def _notify(self, job: Job) -> None:
         """After RQ stored the final status, so the delivered document shows it."""
-        if not (job.meta.get("request") or {}).get("callback_url"):
+        if not meta.callback_url(job):
             return
         try:
-            webhook_log.schedule(self.connection, self.settings, job.id)
+            webhooks.schedule(self.connection, self.settings, job.id)
         except RedisError as exc:  # Redis retries already ran out: the webhook is lost, say so
             self.log.error("Worker %s: webhook of job %s not scheduled: %s", self.name, job.id, exc)
 

@@ -1,7 +1,7 @@
 """Webhook delivery: a thread in every worker POSTs the job document of each ended job that named
 a callback_url, signed, and retries with exponential backoff.
 
-Why a thread and a Redis due-set (app.webhook_log) rather than RQ jobs: an attempt waits on
+Why a thread and a Redis due-set (jobs.webhooks) rather than RQ jobs: an attempt waits on
 someone else's server for up to `webhook_timeout` seconds and a retry may be due minutes later;
 on a thread beside the job loop neither ever delays the next explanation. Retries are due times
 in Redis, not sleeps in a process, so they survive a worker restart and any worker sends them.
@@ -24,13 +24,14 @@ import httpx
 from redis import Redis
 from redis.exceptions import RedisError
 
-from app import webhook_log
-from app.jobs import JobExpired, JobNotFound, Jobs
-from app.schemas import JobView
-from app.settings import Settings
-from app.webhook_url import CallbackRefused, check_callback_url
+from jobs import webhooks as webhook_log
+from jobs.callbacks import check_callback_url
+from jobs.document import JobView
+from jobs.errors import CallbackRefused, JobExpired, JobNotFound
+from jobs.periodic import Periodic
+from jobs.settings import Settings
+from jobs.state import Jobs
 from worker.metrics import METRICS
-from worker.periodic import Periodic
 
 log = logging.getLogger("worker.webhooks")
 SIGNATURE = "X-Saliency-Signature"

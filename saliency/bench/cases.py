@@ -9,7 +9,8 @@ import torch
 from saliency.data.planted import make_planted
 from saliency.data.photos import PHOTOS
 from saliency.metrics.pointing import TOLERANCE
-from saliency.models.spec import LoadedModel, resolve_target
+from saliency.catalog.targets import resolve_target
+from saliency.models.spec import LoadedModel
 
 # Evaluation images come from seeds far from the ones the tiny model trains and tests on.
 PLANTED_SEED_OFFSET = 50_000

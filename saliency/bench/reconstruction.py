@@ -9,17 +9,19 @@ salient box, each generator and each objective (the paper's, and with the outcom
 the acceptance rate, the mean target probability, the diversity of the variations inside the hole
 and, for scale, the diversity that near-copies of the original reach, overall and per planted
 class, and each generator's training time.
+
+This is the library half: `run(BenchConfig(...))`. The command's options live in
+saliency_cli/reconstruction.py.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -30,42 +32,43 @@ KINDS = ("inpainter", "dcgan")
 INPAINTER_RECIPE = {"epochs": 20, "width": 16, "nz": 16, "batch": 32}
 
 
-def add_parser(bench: argparse._SubParsersAction) -> None:
-    p = bench.add_parser("reconstruction", help="acceptance, target probability and diversity of "
-                                                "reconstructed salient regions, by share hidden")
-    p.add_argument("--kinds", default="inpainter", help="generators compared, comma-separated: inpainter, dcgan")
-    p.add_argument("--images", type=int, default=16, help="planted test images (objects only)")
-    p.add_argument("--variations", type=int, default=16, help="K latents per image")
-    p.add_argument("--steps", type=int, default=300, help="latent search steps")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam step on z")
-    p.add_argument("--prior-weight", type=float, default=0.01)
-    p.add_argument("--outcome-weight", type=float, default=10.0, help="weight of the outcome term in the "
-                                                                      "second objective")
-    p.add_argument("--diversity-weight", type=float, default=1.0, help="weight of the spread term "
-                                                                        "(0 = the paper's objective)")
-    p.add_argument("--window", type=int, default=None, help="context-weight window at 32 px (odd); "
-                                                            "default the authors' 70/224 of it, 11")
-    p.add_argument("--fractions", default=",".join(map(str, DEFAULT_FRACTIONS)),
-                   help="shares of the salient box hidden, comma-separated")
-    p.add_argument("--queries", type=int, default=1000, help="OISE queries per saliency map")
-    p.add_argument("--gan-images", type=int, default=6000, help="planted images the DCGAN trains on")
-    p.add_argument("--gan-epochs", type=int, default=30)
-    p.add_argument("--gan-width", type=int, default=32)
-    p.add_argument("--gan-batch", type=int, default=32)
-    p.add_argument("--gan-noise", type=float, default=0.1, help="instance noise while training the DCGAN")
-    p.add_argument("--inp-images", type=int, default=6000, help="planted images the in-painter trains on")
-    p.add_argument("--inp-epochs", type=int, default=INPAINTER_RECIPE["epochs"])
-    p.add_argument("--inp-width", type=int, default=INPAINTER_RECIPE["width"])
-    p.add_argument("--inp-nz", type=int, default=INPAINTER_RECIPE["nz"])
-    p.add_argument("--inp-batch", type=int, default=INPAINTER_RECIPE["batch"])
-    p.add_argument("--tiny-images", type=int, default=3000, help="planted images the tiny classifier trains on")
-    p.add_argument("--tiny-epochs", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps the default")
-    p.add_argument("--json", default=None, help="also write the configuration and the rows to this file")
-    p.add_argument("--plot", default=None, help="PNG of the rows (needs matplotlib, the `bench` extra)")
-    p.set_defaults(func=cmd)
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """One run of the bench: what `saliency bench reconstruction`'s options say, as plain values."""
+
+    kinds: tuple[str, ...] = ("inpainter",)  # generators compared, on the same images, maps and holes
+    images: int = 16  # planted test images (objects only)
+    variations: int = 16  # K latents per image
+    steps: int = 300  # latent search steps
+    lr: float = 0.05  # Adam step on z
+    prior_weight: float = 0.01
+    outcome_weight: float = 10.0  # weight of the outcome term in the second objective
+    diversity_weight: float = 1.0  # the spread term (0 = the paper's objective)
+    window: int | None = None  # context-weight window at 32 px (odd); None: the authors' 70/224 of it
+    fractions: tuple[float, ...] = DEFAULT_FRACTIONS  # shares of the salient box hidden
+    queries: int = 1000  # OISE queries per saliency map
+    gan_images: int = 6000
+    gan_epochs: int = 30
+    gan_width: int = 32
+    gan_batch: int = 32
+    gan_noise: float = 0.1  # instance noise while training the DCGAN
+    inp_images: int = 6000
+    inp_epochs: int = INPAINTER_RECIPE["epochs"]
+    inp_width: int = INPAINTER_RECIPE["width"]
+    inp_nz: int = INPAINTER_RECIPE["nz"]
+    inp_batch: int = INPAINTER_RECIPE["batch"]
+    tiny_images: int = 3000  # planted images the tiny classifier trains on
+    tiny_epochs: int = 4
+    seed: int = 0
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        from saliency.errors import SaliencyError
+
+        if not self.kinds or set(self.kinds) - set(KINDS):
+            raise SaliencyError(f"kinds must name some of {', '.join(KINDS)}, not {','.join(self.kinds)!r}")
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+            raise SaliencyError(f"hidden shares must lie in (0, 1], not {self.fractions}")
 
 
 def cached_generator(kind: str, images: int, epochs: int, width: int, batch: int, seed: int, nz: int | None = None,
@@ -109,57 +112,53 @@ def cached_generator(kind: str, images: int, epochs: int, width: int, batch: int
     return out, (json.loads(text)["train_seconds"] if text else None)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(cfg: BenchConfig, on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Every (hidden share, kind, objective) row; `on_row` sees each as it is measured."""
     from PIL import Image
 
     from saliency.bench.tiny_cache import cached_tiny
     from saliency.data.planted import make_planted
-    from saliency.errors import SaliencyError
     from saliency.explain import explain
     from saliency.models.spec import LoadedModel
     from saliency.reconstruction import reconstruct_many
     from saliency.reconstruction.metrics import diversity, near_copies
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if not kinds or set(kinds) - set(KINDS):
-        raise SaliencyError(f"--kinds must name some of {', '.join(KINDS)}, not {args.kinds!r}")
-    device = torch.device(args.device or "cpu")
+    kinds = cfg.kinds
+    device = torch.device(cfg.device or "cpu")
     start = time.perf_counter()
-    tiny, accuracy = cached_tiny(size=32, n=args.tiny_images, epochs=args.tiny_epochs, seed=args.seed)
+    tiny, accuracy = cached_tiny(size=32, n=cfg.tiny_images, epochs=cfg.tiny_epochs, seed=cfg.seed)
     generators: dict[str, dict[str, Any]] = {}
     nets = {}
     for kind in kinds:
         if kind == "dcgan":
-            path, seconds = cached_generator("dcgan", args.gan_images, args.gan_epochs, args.gan_width, args.gan_batch,
-                                             args.seed, noise=args.gan_noise, device=str(device))
+            path, seconds = cached_generator("dcgan", cfg.gan_images, cfg.gan_epochs, cfg.gan_width, cfg.gan_batch,
+                                             cfg.seed, noise=cfg.gan_noise, device=str(device))
         else:
-            path, seconds = cached_generator("inpainter", args.inp_images, args.inp_epochs, args.inp_width,
-                                             args.inp_batch, args.seed, nz=args.inp_nz, device=str(device))
+            path, seconds = cached_generator("inpainter", cfg.inp_images, cfg.inp_epochs, cfg.inp_width,
+                                             cfg.inp_batch, cfg.seed, nz=cfg.inp_nz, device=str(device))
         generators[kind] = {"path": str(path), "train_seconds": seconds}
         nets[kind] = LoadedModel(dataclasses.replace(tiny.spec, generator=path, generator_kind=kind), device)
     train_s = time.perf_counter() - start
-    data = make_planted(args.images, size=32, seed=args.seed + 20_000, empty_rate=0.0)
+    data = make_planted(cfg.images, size=32, seed=cfg.seed + 20_000, empty_rate=0.0)
     images = [Image.fromarray((im.transpose(1, 2, 0) * 255).round().astype(np.uint8)) for im in data.images]
     t = time.perf_counter()
-    maps = [explain(im, tiny, "oise", params={"queries": args.queries, "seed": args.seed}).saliency for im in images]
+    maps = [explain(im, tiny, "oise", params={"queries": cfg.queries, "seed": cfg.seed}).saliency for im in images]
     maps_s = time.perf_counter() - t
     rows = []
-    for fraction in [float(f) for f in args.fractions.split(",")]:
+    for fraction in cfg.fractions:
         for kind in kinds:
-            for weight in sorted({0.0, args.outcome_weight}):
+            for weight in sorted({0.0, cfg.outcome_weight}):
                 t = time.perf_counter()
-                params = {"variations": args.variations, "steps": args.steps, "lr": args.lr, "hidden": fraction,
-                          "prior_weight": args.prior_weight, "outcome_weight": weight, "seed": args.seed,
-                          "diversity_weight": args.diversity_weight, "window": args.window}
+                params = {"variations": cfg.variations, "steps": cfg.steps, "lr": cfg.lr, "hidden": fraction,
+                          "prior_weight": cfg.prior_weight, "outcome_weight": weight, "seed": cfg.seed,
+                          "diversity_weight": cfg.diversity_weight, "window": cfg.window}
                 recs = reconstruct_many(images, maps, nets[kind], params=params)
                 copies = []
                 for r in recs:  # what K near-copies of the original would score on the same hole
                     c = r.crop
                     inside = torch.from_numpy(r.hole.mask(32, 32)[c.y0:c.y1, c.x0:c.x1])
                     original = torch.from_numpy(r.image[c.y0:c.y1, c.x0:c.x1]).permute(2, 0, 1).float() / 255
-                    copies.append(diversity(near_copies(original, inside, args.variations, args.seed), inside))
+                    copies.append(diversity(near_copies(original, inside, cfg.variations, cfg.seed), inside))
                 rows.append({
                     "kind": kind, "hidden": fraction, "outcome_weight": weight,
                     "acceptance": float(np.mean([r.acceptance for r in recs])),
@@ -178,11 +177,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "holes": [r.hole.as_list() for r in recs],
                     "seconds": time.perf_counter() - t,
                 })
-                print(_line(rows[-1]), flush=True)
+                if on_row:
+                    on_row(rows[-1])
     return {
-        "config": {k: v for k, v in vars(args).items() if k != "func"},
+        "config": dataclasses.asdict(cfg),
         "classifier_accuracy": accuracy, "generators": generators, "setup_seconds": train_s,
-        "saliency_seconds": maps_s, "variations_total": args.images * args.variations,
+        "saliency_seconds": maps_s, "variations_total": cfg.images * cfg.variations,
         "hardware": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                     f"{torch.get_num_threads()} threads, device {device}",
         "rows": rows, "seconds": time.perf_counter() - start,
@@ -212,7 +212,7 @@ HEADER = (f"{'kind':>9} {'hidden':>6} {'outcome_w':>9} {'accept':>7} {'±se':>5}
           f"{'copy_div':>8} {'to_orig':>7} {'copies':>6} {'s':>6}")
 
 
-def _line(r: dict[str, Any]) -> str:
+def line(r: dict[str, Any]) -> str:
     return (f"{r['kind']:>9} {r['hidden']:6.0%} {r['outcome_weight']:9.2f} {r['acceptance']:7.3f} "
             f"{r['acceptance_se']:5.3f} {r['mean_target_probability']:8.3f} {r['diversity']:9.4f} "
             f"{r['near_copy_diversity']:8.4f} {r['distance_to_original']:7.4f} {r['near_copies']:6d} "
@@ -248,17 +248,3 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def cmd(args: argparse.Namespace) -> None:
-    print(HEADER)
-    result = run(args)
-    trained = "; ".join(f"{k} {g['train_seconds'] / 60:.1f} min to train" if g["train_seconds"] is not None
-                        else f"{k} training time unknown" for k, g in result["generators"].items())
-    print(f"classifier accuracy {result['classifier_accuracy']:.3f}; {args.images} images x {args.variations} "
-          f"variations; {trained}; setup {result['setup_seconds']:.0f} s, maps {result['saliency_seconds']:.0f} s, "
-          f"total {result['seconds']:.0f} s on {result['hardware']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    if args.plot:
-        plot(result, Path(args.plot))

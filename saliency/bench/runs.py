@@ -59,7 +59,7 @@ def occlusion_params(budget: int, size: tuple[int, int]) -> dict[str, Any]:
 def _params_for(method: str) -> Callable[[int, tuple[int, int]], dict[str, Any]] | None:
     if method == "occlusion":
         return occlusion_params
-    if "queries" in METHODS[method].params.model_fields:
+    if "queries" in METHODS[method].options.model_fields:
         return lambda budget, size: {"queries": budget}
     return None
 
@@ -76,7 +76,7 @@ def plan(methods: list[str] | None, budgets: list[int], oise_variants: list[str]
         spec = METHODS[name]
         if spec.needs == "gradients" and not gradients:
             continue
-        seeded = {"seed": seed} if "seed" in spec.params.model_fields else {}
+        seeded = {"seed": seed} if "seed" in spec.options.model_fields else {}
         variants = [(v, oise_variant(v)) for v in oise_variants] if name == "oise" else [("", {})]
         to_params = _params_for(name)
         for variant, extra in variants:

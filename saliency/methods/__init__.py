@@ -1,6 +1,6 @@
-"""Saliency methods, registered by name. Importing this package registers all of them."""
-from saliency.methods.base import METHODS, MethodOutput, MethodSpec, get_method, methods_for, register
-from saliency.methods import oise, rise  # noqa: F401  (registers them)
-from saliency.methods import extremal, gradcam, integrated_gradients, occlusion  # noqa: F401
+"""Saliency methods. Their names and options are declared in saliency.catalog.methods; the
+functions live in this package's modules and are imported on first use."""
+from saliency.catalog.methods import METHODS, methods_for
+from saliency.methods.base import MethodOutput, MethodSpec, get_method
 
-__all__ = ["METHODS", "MethodOutput", "MethodSpec", "get_method", "methods_for", "register"]
+__all__ = ["METHODS", "MethodOutput", "MethodSpec", "get_method", "methods_for"]

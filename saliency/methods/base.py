@@ -1,17 +1,18 @@
 """What every saliency method is: a function of (model, inputs, target, params) returning maps.
 
-Methods register here by name with a pydantic model of their options, so the CLI and the service
-look them up and validate user options without importing any method directly.
+Methods are declared by name in the torch-free registry (saliency.catalog.methods), with their
+options model and the import path of their function; `get_method` pairs the two here, where torch
+is at hand.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from saliency.errors import InvalidParams, UnknownMethod
+from saliency.catalog.methods import MethodInfo, import_function, method_info
 
 Progress = Callable[[float], None]
 # A classifier as methods see it: normalised images (N, C, H, W) -> class probabilities (N, classes).
@@ -31,42 +32,31 @@ class MethodFn(Protocol):
 
 @dataclass(frozen=True)
 class MethodSpec:
-    name: str
+    info: MethodInfo
     fn: MethodFn
-    params: type[BaseModel]
-    needs: Literal["black-box", "gradients"]
-    description: str
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def needs(self) -> str:
+        return self.info.needs
+
+    @property
+    def params(self) -> type[BaseModel]:
+        return self.info.options
 
     def parse_params(self, raw: dict[str, Any] | None) -> BaseModel:
-        """Validate user options; the error names the offending field."""
-        if raw is not None and not isinstance(raw, dict):
-            raise InvalidParams("params", "must be a JSON object")
-        try:
-            return self.params.model_validate(raw or {})
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "params"
-            raise InvalidParams(f"params.{field}", err["msg"]) from None
+        return self.info.parse_params(raw)
 
 
-METHODS: dict[str, MethodSpec] = {}
-
-
-def register(name: str, params: type[BaseModel], needs: Literal["black-box", "gradients"],
-             description: str) -> Callable[[MethodFn], MethodFn]:
-    def deco(fn: MethodFn) -> MethodFn:
-        METHODS[name] = MethodSpec(name, fn, params, needs, description)
-        return fn
-    return deco
+_functions: dict[str, MethodFn] = {}
 
 
 def get_method(name: str) -> MethodSpec:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise UnknownMethod(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}") from None
-
-
-def methods_for(gradients: bool) -> list[str]:
-    """Names of the methods a model can run: black-box ones always, gradient ones when it allows."""
-    return sorted(n for n, m in METHODS.items() if m.needs == "black-box" or gradients)
+    """The method and its function; UnknownMethod for a name nobody declared."""
+    info = method_info(name)
+    if name not in _functions:
+        _functions[name] = import_function(info.function)
+    return MethodSpec(info, _functions[name])

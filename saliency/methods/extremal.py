@@ -24,35 +24,17 @@ their `requires_grad` flags are restored afterwards (TorchRay leaves them off).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
-from saliency.methods.base import MethodOutput, Progress, register
+from saliency.catalog.options import ExtremalParams
+from saliency.methods.base import MethodOutput, Progress
 from saliency.methods.gradients import autograd_on, frozen, plain, require_gradients
 from saliency.methods.masks import gaussian_blur
 from saliency.methods.smooth_mask import SmoothMask
 from saliency.models.spec import LoadedModel
 
 LAMBDA_GROWTH = 1.0035
-
-
-class ExtremalParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    areas: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
-        [0.1], min_length=1, max_length=8,
-        description="shares of the image a mask keeps (a); one mask each, the map is their mean")
-    variant: Literal["preserve", "delete"] = "preserve"
-    iterations: int = Field(300, ge=1, le=10_000, description="optimisation steps")
-    lr: float = Field(0.05, gt=0, le=1, description="Adam learning rate on the mask parameters")
-    area_weight: float = Field(300.0, ge=0, description="λ at the first iteration")
-    step: int | None = Field(None, ge=1, description="pixels between mask parameters; default side/32")
-    sigma: float | None = Field(None, gt=0, description="mask smoothness in pixels; default 3 x step")
-    levels: int = Field(8, ge=2, le=64, description="blur pyramid levels")
-    max_blur: float | None = Field(None, gt=0, description="blur sigma where m = 0; default side x 20/224")
-    jitter: bool = Field(True, description="mirror the perturbed image on every other iteration")
 
 
 def blur_pyramid(x: torch.Tensor, levels: int, max_blur: float) -> torch.Tensor:
@@ -84,8 +66,6 @@ def area_loss(mask: torch.Tensor, areas: torch.Tensor) -> torch.Tensor:
     return ((flat.sort(dim=1).values - ref) ** 2).mean(1)
 
 
-@register("extremal_perturbation", ExtremalParams, "gradients",
-          "Fong, Patrick & Vedaldi 2019: optimised smooth mask of fixed area; in [0, 1]")
 def extremal_perturbation(model: LoadedModel, inputs: torch.Tensor, target: torch.Tensor,
                           params: ExtremalParams, progress: Progress | None = None) -> MethodOutput:
     require_gradients(model, "extremal_perturbation")

@@ -11,25 +11,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from captum.attr import LayerGradCam
-from pydantic import BaseModel, ConfigDict, Field
 
 from saliency.errors import InvalidParams
-from saliency.methods.base import MethodOutput, Progress, register
+from saliency.catalog.options import GradCamParams
+from saliency.methods.base import MethodOutput, Progress
 from saliency.methods.counting import Counted
 from saliency.methods.gradients import autograd_on, frozen, plain, require_gradients
 from saliency.methods.layers import hooked_layer
 from saliency.models.spec import LoadedModel
 
 
-class GradCamParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    layer: str | None = Field(None, min_length=1, max_length=200,
-                              description="layer name, e.g. 'conv_head'; default the last Conv2d")
-
-
-@register("gradcam", GradCamParams, "gradients",
-          "Selvaraju et al. 2017 (Captum): gradient-weighted layer activations; non-negative")
 def gradcam(model: LoadedModel, inputs: torch.Tensor, target: torch.Tensor,
             params: GradCamParams, progress: Progress | None = None) -> MethodOutput:
     require_gradients(model, "gradcam")

@@ -13,15 +13,15 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from saliency.errors import InvalidParams
+from saliency.errors import UnsupportedMethod
 from saliency.models.spec import LoadedModel
 
 
 def require_gradients(model: LoadedModel, method: str) -> None:
     """The service refuses this at submit time; library callers get the same message here."""
     if not getattr(model.spec, "gradients", True):
-        raise InvalidParams("method", f"method {method!r} needs gradients, which model "
-                                      f"{model.spec.name!r} does not offer; use a black-box method")
+        raise UnsupportedMethod(f"method {method!r} needs gradients, which model {model.spec.name!r} "
+                                "does not offer; use a black-box method")
 
 
 @contextmanager

@@ -7,25 +7,14 @@ passes per image: one for the clean image plus one per window position.
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 from captum.attr import Occlusion
-from pydantic import BaseModel, ConfigDict, Field
 
-from saliency.methods.base import Classifier, MethodOutput, Progress, register
+from saliency.catalog.options import OcclusionParams
+from saliency.methods.base import Classifier, MethodOutput, Progress
 from saliency.methods.counting import Counted
 from saliency.methods.masks import gaussian_blur
-
-
-class OcclusionParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    window: int | None = Field(None, ge=1, description="patch side in pixels; default side/7 (32 at 224 px)")
-    stride: int | None = Field(None, ge=1, description="pixels between windows; default window/2")
-    baseline: Literal["mean", "blur"] = Field(
-        "mean", description="the patch shows the dataset mean colour or a blurred copy")
-    batch_size: int = Field(64, ge=1, description="window positions per forward pass")
 
 
 def windows(size: int, window: int, stride: int) -> int:
@@ -33,8 +22,6 @@ def windows(size: int, window: int, stride: int) -> int:
     return -(-(size - window) // stride) + 1
 
 
-@register("occlusion", OcclusionParams, "black-box",
-          "Zeiler & Fergus 2014 (Captum): probability drop under a sliding patch; signed")
 @torch.inference_mode()
 def occlusion(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
               params: OcclusionParams, progress: Progress | None = None) -> MethodOutput:

@@ -9,51 +9,12 @@ step, so N queries cost N / K steps. Spec and provenance: shared METHOD.md, part
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
-from saliency.methods.base import Classifier, MethodOutput, Progress, register
+from saliency.catalog.options import OISE_DEFAULT_CHUNK, OiseParams
+from saliency.methods.base import Classifier, MethodOutput, Progress
 from saliency.methods.masks import gaussian_blur, upsample_shifted
-
-
-# Images per forward pass unless batch_size says otherwise: bounds activation memory while keeping
-# a GPU busy. With 500 chains on EfficientNet-Lite0 at 224 px the method adds about 4.4 GiB to a
-# CPU process's peak, masks and copies of the image included (docs/benchmarks.md, Throughput).
-DEFAULT_CHUNK = 256
-
-
-class OiseParams(BaseModel):
-    """Defaults are the authors' except `chains`, `queries` and `weighting` (authors: 1 chain, 5000
-    queries, unweighted); docs/benchmarks.md has the numbers they were chosen by."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    queries: int = Field(4000, ge=1, le=1_000_000, description="model queries per image")
-    chains: int = Field(500, ge=1, le=4096, description="independent chains run side by side")
-    grid: int = Field(8, ge=2, le=64, description="mask cells per side (s)")
-    p_init: float = Field(0.3, gt=0, lt=1, description="probability a cell starts on")
-    lr: float = Field(0.02, ge=0, le=1, description="regulariser step on cells that changed")
-    baseline: Literal["mean", "blur"] = Field(
-        "mean", description="masked pixels become the dataset mean colour or a blurred copy")
-    weighting: Literal["none", "score"] = Field(
-        "score", description="none: S += next mask (authors' code); score: S += p * queried mask")
-    tv_weight: float = Field(0.0, ge=0, le=1, description="blend of the diagram's TV update; 0 = code")
-    postprocess: Literal["authors", "minmax", "none"] = Field(
-        "authors", description="authors: S - mean_offset*mean(S), clamp at 0, / max")
-    mean_offset: float = Field(0.96, ge=0, le=1)
-    early_stop: bool = Field(False, description="stop when the normalised map stops changing")
-    tol: float = Field(0.01, gt=0, le=1, description="early stop: max change of the normalised map")
-    check_every: int = Field(10, ge=1, description="early stop: steps between checks")
-    batch_size: int | None = Field(None, ge=1, description="forward-pass chunk; default all chains, "
-                                                           f"at most {DEFAULT_CHUNK}")
-    seed: int = Field(0, ge=0, description="random seed; equal seeds give equal maps")
-
-    @classmethod
-    def authors(cls, **overrides: object) -> "OiseParams":
-        """The published variant: one chain of 5000 queries, unweighted accumulation."""
-        return cls(**{"chains": 1, "queries": 5000, "weighting": "none", **overrides})
 
 
 def resample(mask: torch.Tensor, p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -98,7 +59,6 @@ def postprocess(s: torch.Tensor, mode: str, offset: float) -> torch.Tensor:
     return (flat / torch.where(peak > 0, peak, torch.ones_like(peak))).view_as(s)
 
 
-@register("oise", OiseParams, "black-box", "Thakur & Fischmeister 2020: Markov-chain mask sampling")
 @torch.inference_mode()
 def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
          params: OiseParams, progress: Progress | None = None) -> MethodOutput:
@@ -113,7 +73,7 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     delta = inputs.repeat_interleave(k, 0) - base
     rows = torch.arange(b * k, device=dev)
     tgt = target.to(dev).repeat_interleave(k)
-    chunk = params.batch_size or min(b * k, DEFAULT_CHUNK)
+    chunk = params.batch_size or min(b * k, OISE_DEFAULT_CHUNK)
 
     def query(masks: torch.Tensor, step: int) -> torch.Tensor:
         out = []

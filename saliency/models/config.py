@@ -109,17 +109,30 @@ def _spec(name: str, entry: ModelEntry, root: Path) -> ModelSpec:
         generator=None if entry.generator is None else (
             entry.generator if entry.generator.is_absolute() else root / entry.generator),
         generator_kind=entry.generator_kind,
+        missing=lambda: _first_missing(name, weights, labels),
     )
+
+
+def _first_missing(name: str, *paths: Path) -> str | None:
+    for path in paths:
+        if not path.exists():
+            return f"model {name!r}: {path} does not exist (the models file names it)"
+    return None
 
 
 def load_file(path: Path) -> nn.Module:
     """TorchScript or torch.export archives only: neither unpickles arbitrary objects."""
     if not path.exists():
         raise ModelUnavailable(f"model file {path} does not exist")
-    if path.suffix == ".pt2":
-        # The graph keeps the mode it was exported in; its module refuses .eval().
-        return torch.export.load(str(path)).module()
-    return torch.jit.load(str(path), map_location="cpu").eval()
+    try:
+        if path.suffix == ".pt2":
+            # The graph keeps the mode it was exported in; its module refuses .eval().
+            return torch.export.load(str(path)).module()
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelUnavailable(f"model file {path} is not a TorchScript (.pt) or torch.export (.pt2) "
+                               f"archive that loads here ({first[:200]})") from None
 
 
 def _read_labels(path: Path) -> list[str]:

@@ -1,7 +1,6 @@
 """A model name carries everything needed to run it: weights, preprocessing, labels, device."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -11,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from saliency.errors import UnknownClass
+from saliency.catalog.targets import resolve_target
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,9 @@ class ModelSpec:
     source: str = field(default="builtin")
     generator: Path | None = None  # generator file for reconstructions (saliency.reconstruction.generator)
     generator_kind: Literal["dcgan", "inpainter"] | None = None  # what the file must be; None: as it says
+    # Why it cannot run here (a weights file absent, and where to put it), or None: checked
+    # without building it, so a catalog can list only models that will load.
+    missing: Callable[[], str | None] = field(default=lambda: None, compare=False)
 
 
 class LoadedModel:
@@ -61,19 +63,3 @@ class LoadedModel:
         if target is None or target == "":
             return int(probs.argmax())
         return resolve_target(self.labels, target, self.name)
-
-
-def resolve_target(labels: list[str], target: int | str, model: str = "") -> int:
-    """A class index or a label (case-insensitive); unknown ones raise with close suggestions."""
-    if isinstance(target, int) or target.strip().lstrip("-").isdigit():
-        idx = int(target)
-        if not 0 <= idx < len(labels):
-            raise UnknownClass(f"class index {idx} out of range 0..{len(labels) - 1}")
-        return idx
-    lowered = [label.lower() for label in labels]
-    key = target.strip().lower()
-    if key in lowered:
-        return lowered.index(key)
-    close = difflib.get_close_matches(key, lowered, n=3)
-    hint = f"; did you mean {', '.join(repr(labels[lowered.index(c)]) for c in close)}?" if close else ""
-    raise UnknownClass(f"unknown class {target!r} for model {model}{hint}")

@@ -5,7 +5,7 @@
     rec = reconstruct(image, explanation.saliency, model="my_net", params={"hidden": 0.5})
     rec.acceptance, rec.diversity, rec.variations[0].held
 """
-from saliency.reconstruction.params import ReconstructionParams
+from saliency.catalog.reconstruction import ReconstructionParams
 from saliency.reconstruction.reconstruct import Reconstruction, Variation, reconstruct, reconstruct_many
 
 __all__ = ["Reconstruction", "ReconstructionParams", "Variation", "reconstruct", "reconstruct_many"]

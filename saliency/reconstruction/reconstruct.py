@@ -34,7 +34,7 @@ from saliency.models import LoadedModel, load_model
 from saliency.reconstruction.composite import composite, sample_fill
 from saliency.reconstruction.generator import LoadedGenerator, generator_for
 from saliency.reconstruction.metrics import NEAR_COPY_RMS, distances_to, diversity
-from saliency.reconstruction.params import ReconstructionParams, parse_params
+from saliency.catalog.reconstruction import ReconstructionParams, parse_params
 from saliency.reconstruction.region import Box, hole_box, salient_box
 from saliency.reconstruction.search import SearchOptions, latent_search
 

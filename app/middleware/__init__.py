@@ -1,0 +1,1 @@
+"""ASGI middleware: API keys and rate limits, request body limits."""

@@ -1,0 +1,102 @@
+"""`saliency bench localisation`: its options, and the glue from them to the library's run."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_IMAGES, QUICK_IMAGES = 100, 8
+
+
+def add_parser(bench: argparse._SubParsersAction) -> None:
+    p = bench.add_parser("localisation", help="pointing game, energy, deletion/insertion AUC of every method "
+                                              "at equal query budgets, on planted objects and real photos")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a small run: {QUICK_IMAGES} planted images, budgets 250,1000, no photos unless --photos")
+    p.add_argument("--photos", action="store_true", help="with --quick: also the scikit-image photos")
+    p.add_argument("--datasets", default=None, help="comma-separated: planted, photos (default: both; "
+                                                    "--quick: planted)")
+    p.add_argument("--methods", default=None, help="comma-separated; default: every registered method")
+    p.add_argument("--budgets", default=None, help="queries per image, comma-separated "
+                                                   "(default 250,500,1000,2000,5000)")
+    p.add_argument("--oise-variants", default=None,
+                   help="comma-separated OISE presets: default, authors (1 chain, unweighted), unweighted, chains=K "
+                        "(default: default,authors,unweighted)")
+    p.add_argument("--images", type=int, default=None, help=f"planted images (default {DEFAULT_IMAGES}; "
+                                                            f"--quick {QUICK_IMAGES})")
+    p.add_argument("--seed", type=int, default=0, help="planted images and method seeds")
+    p.add_argument("--photo-model", default="efficientnet_lite0")
+    p.add_argument("--photo-names", default=None, help="comma-separated subset of the photos (default: all)")
+    p.add_argument("--tiny-size", type=int, default=32, help="side of the planted images and the tiny CNN")
+    p.add_argument("--metric-batch", type=int, default=64, help="images per forward pass in deletion/insertion")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps the default")
+    p.add_argument("--json", default=None, help="write the config, the table's rows and every image's scores")
+    p.add_argument("--plot", default=None, help="PNG of quality against queries (default: beside --json)")
+    p.set_defaults(func=cmd)
+
+
+def _csv(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def cmd(args: argparse.Namespace) -> None:
+    import torch
+
+    from saliency.bench.cases import photo_cases, planted_cases
+    from saliency.bench.localisation import jsonable, report, run_all, table
+    from saliency.bench.runs import BUDGETS, DEFAULT_OISE_VARIANTS, QUICK_BUDGETS, plan
+    from saliency.bench.tiny_cache import cached_tiny
+    from saliency.errors import SaliencyError
+    from saliency.models import default_device, load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else default_device()
+    datasets = _csv(args.datasets) or (["planted", "photos"] if not args.quick else
+                                       ["planted"] + (["photos"] if args.photos else []))
+    if set(datasets) - {"planted", "photos"}:
+        raise SaliencyError(f"unknown data set in --datasets {args.datasets!r}; known: planted, photos")
+    try:
+        budgets = [int(b) for b in _csv(args.budgets)] or list(QUICK_BUDGETS if args.quick else BUDGETS)
+    except ValueError:
+        raise SaliencyError(f"--budgets must be integers, got {args.budgets!r}") from None
+    variants = _csv(args.oise_variants) or list(DEFAULT_OISE_VARIANTS)
+    methods = _csv(args.methods) or None
+    images = args.images or (QUICK_IMAGES if args.quick else DEFAULT_IMAGES)
+
+    cases, config = [], {"datasets": datasets, "budgets": budgets, "oise_variants": variants, "seed": args.seed,
+                         "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+                         else f"cpu x{torch.get_num_threads()} threads", "torch": torch.__version__}
+    if "planted" in datasets:
+        tiny, accuracy = cached_tiny(size=args.tiny_size, device=device)
+        cases += planted_cases(tiny, images, seed=args.seed)
+        config["tiny"] = {"accuracy": accuracy, "size": args.tiny_size, "cache": tiny.spec.source}
+        print(f"tiny CNN: held-out accuracy {accuracy:.3f} ({tiny.spec.source})", file=sys.stderr)
+    if "photos" in datasets:
+        try:
+            cases += photo_cases(load_model(args.photo_model, device=device), _csv(args.photo_names) or None)
+        except ValueError as exc:
+            raise SaliencyError(f"--photo-names: {exc}") from None
+        config["photo_model"] = args.photo_model
+    plans = {}
+
+    def runs_for(case):  # one plan per model: input size and gradients decide the parameters
+        key = case.model.name
+        if key not in plans:
+            plans[key] = plan(methods, budgets, variants, args.seed, case.model.spec.input_size,
+                              case.model.spec.gradients)
+        return plans[key]
+
+    results = run_all(cases, runs_for, args.metric_batch, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    out = report(config, results)
+    print(table(out["rows"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(jsonable(out), indent=1) + "\n")
+    plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    if plot:
+        from saliency.bench.plot import plot_quality
+
+        plot_quality(out["rows"], Path(plot))
+        print(f"plot -> {plot}", file=sys.stderr)

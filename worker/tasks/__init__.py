@@ -1,0 +1,1 @@
+"""The functions RQ runs, named by import path in jobs.queue: explain, reconstruct, predict."""
