@@ -36,7 +36,6 @@ Checkpoint: a plain dict of tensors and numbers, format "saliency-inpainter/1", 
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,25 +45,15 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-SIZES = (32, 64)
+from saliency.reconstruction.dcgan import SizedConfig
+
 FORMAT = "saliency-inpainter/1"
 
 
 @dataclass(frozen=True)
-class InpainterConfig:
-    image_size: int = 32
+class InpainterConfig(SizedConfig):
     nz: int = 16  # latent size
     width: int = 16  # channels of the stage next to the image (generator and discriminator)
-    channels: int = 3
-
-    def __post_init__(self) -> None:
-        if self.image_size not in SIZES:
-            raise ValueError(f"image_size must be one of {SIZES}, not {self.image_size}")
-
-    @property
-    def stages(self) -> int:
-        """Stride-2 stages between the image and 4x4: 3 at 32 px, 4 at 64 px."""
-        return int(math.log2(self.image_size // 4))
 
     def widths(self) -> list[int]:
         """Channels at each scale from the image down to 4x4, doubling and capped at 4 x width."""

@@ -11,18 +11,17 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from saliency.data.planted import make_planted
 from saliency.errors import ModelUnavailable
 from saliency.models.spec import LoadedModel
 from saliency.reconstruction import reconstruct
 from saliency.reconstruction.holes import known_masks
 from saliency.reconstruction.inpainter import FORMAT, InpainterConfig, build_inpainter, load_inpainter
 from saliency.reconstruction.train_inpainter import InpainterOptions, planted_with_boxes, train_inpainter
+from tests.support.reconstruction import check_variations_with_the_classifier
 
 FAST = {"variations": 6, "steps": 8, "lr": 0.05}
 CFG = InpainterConfig(32, nz=8, width=8)
@@ -52,15 +51,6 @@ def tiny_inp(tiny: LoadedModel, inpainter_file: Path) -> LoadedModel:
     """The tiny classifier with the tiny in-painter declared beside it, kind stated."""
     spec = dataclasses.replace(tiny.spec, generator=inpainter_file, generator_kind="inpainter")
     return LoadedModel(spec, torch.device("cpu"))
-
-
-@pytest.fixture(scope="session")
-def planted_case() -> tuple[Image.Image, np.ndarray]:
-    """A planted picture and a map peaking on its object (the ground-truth mask, blurred)."""
-    data = make_planted(1, size=32, seed=3, distractor_rate=0.0)
-    img = Image.fromarray((data.images[0].transpose(1, 2, 0) * 255).round().astype(np.uint8))
-    sal = torch.nn.functional.avg_pool2d(torch.from_numpy(data.masks[0]).float()[None, None], 3, 1, 1)[0, 0]
-    return img, sal.numpy()
 
 
 def test_inpainter_never_reads_the_hidden_pixels() -> None:
@@ -148,21 +138,7 @@ def test_whole_path_keeps_known_pixels_and_checks_the_outcome_with_the_classifie
     for params in (FAST, {**FAST, "outcome_weight": 5.0}):  # the outcome term differentiates G(z, x, B)
         rec = reconstruct(img, sal, tiny_inp, params=params)
         assert rec.generator_kind == "inpainter" and rec.summary()["generator_kind"] == "inpainter"
-        original = np.asarray(img)
-        known = ~rec.hole.mask(32, 32)
-        inputs = []
-        for v in rec.variations:
-            pixels = np.asarray(rec.variation_image(v.index))
-            assert np.array_equal(pixels[known], original[known])
-            inputs.append(tiny_inp.preprocess(Image.fromarray(pixels)))
-        with torch.inference_mode():
-            probs = tiny_inp(torch.cat(inputs))
-            top1 = int(tiny_inp(tiny_inp.preprocess(img)).argmax())
-        held = (probs.argmax(1) == top1).numpy()
-        assert [v.held for v in rec.variations] == held.tolist()
-        assert rec.acceptance == pytest.approx(held.mean())
-        assert [v.target_probability for v in rec.variations] == pytest.approx(
-            probs[:, rec.target.index].tolist(), abs=1e-6)
+        check_variations_with_the_classifier(rec, tiny_inp, img)
 
 
 def test_declared_kind_must_match_the_file(tiny: LoadedModel, inpainter_file: Path, planted_case) -> None:
