@@ -60,7 +60,6 @@ class InpainterOptions:
     ms_weight: float = 0.01  # at 0.05 z mostly changed the object's colour, which changes its class
     ms_cap: float = 0.2  # mean |in-fill difference| per mean |z difference|, both in [-1, 1] units
     z_saturate: float = 0.5
-    rec_closest: bool = False  # L1 on the closer of the two in-fills only (best of many)
     random_holes: float = 0.3  # share of random boxes where the data has object boxes
 
 
@@ -98,7 +97,7 @@ def train_step(g: torch.nn.Module, d: torch.nn.Module, opt_g: torch.optim.Optimi
     opt_d.step()
     hole = 1 - kk
     per_fill = ((comp - xx).abs() * hole).flatten(1).sum(1) / (3 * hole.flatten(1).sum(1)).clamp_min(1)
-    rec = torch.minimum(per_fill[:b], per_fill[b:]).mean() if opts.rec_closest else per_fill.mean()
+    rec = per_fill.mean()
     adv = F.softplus(-d(comp, kk)).mean()
     per_image = (3 * hole[:b].flatten(1).sum(1)).clamp_min(1)
     apart = (comp[:b] - comp[b:]).abs().flatten(1).sum(1) / per_image  # known pixels are equal
