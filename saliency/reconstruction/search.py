@@ -22,8 +22,9 @@ It needs a differentiable classifier.
 The generator may be an in-painter (inpainter.py, `conditional = True`): it is then called as
 G(z, x, B), each latent drawing its image's hole from that image's context, and the prior term
 asks its discriminator about the composite B * x + (1 - B) * G(z, x, B) with the mask, which is
-what it was trained to judge. The context term is unchanged: the in-painter draws the known pixels
-too, and R weighs how well that drawing agrees with the context around the hole.
+what it was trained to judge. The context term is computed as for a DCGAN, but the in-painter
+returns the composite (the context itself on known pixels), so it is zero for every z: with the
+paper's objective the latents move by the prior alone, and by the outcome term when it is on.
 
 The spread term also goes beyond the paper: K latents searched against the same context tend to
 settle on the same in-fill, and K copies show a user nothing. With `diversity_weight` > 0 each
