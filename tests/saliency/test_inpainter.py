@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from saliency.data.planted import make_planted
 from saliency.errors import ModelUnavailable
 from saliency.models.spec import LoadedModel
 from saliency.reconstruction import reconstruct
@@ -181,6 +182,35 @@ def test_train_generator_command_kind_inpainter(tmp_path: Path) -> None:
     dcgan = [a if a != "inpainter" else "dcgan" for a in args]
     assert main(dcgan) == 2  # a DCGAN run does not resume from an in-painter's file
     assert torch.load(out, weights_only=True)["format"] == FORMAT
+
+
+def test_a_team_trains_an_inpainter_on_its_own_folder_and_declares_it(
+        tiny_toml: Path, planted_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's recipe: train-generator --kind inpainter --data <folder>, then generator_kind in models.toml."""
+    from saliency.models import load_model
+    from saliency_cli.main import main
+
+    photos = tmp_path / "photos" / "nested"
+    photos.mkdir(parents=True)
+    data = make_planted(24, size=48, seed=5)
+    for i, im in enumerate(data.images):  # not square, not the training size: centre-cropped, resized
+        pixels = (im.transpose(1, 2, 0) * 255).round().astype("uint8")[:, : 40 if i % 2 else 48]
+        Image.fromarray(pixels).save(photos / f"{i}.{'png' if i % 3 else 'jpg'}")
+    out = tmp_path / "models" / "my_inpainter.pt"
+    assert main(["train-generator", "--kind", "inpainter", "--data", str(tmp_path / "photos"), "--image-size", "32",
+                 "--out", str(out), "--epochs", "1", "--width", "4", "--nz", "4", "--batch-size", "8",
+                 "--device", "cpu"]) == 0
+    assert torch.load(out, weights_only=True)["epochs"] == 1
+    assert (out.parent / "my_inpainter_samples" / "epoch_001.png").exists()
+    for path in tiny_toml.parent.iterdir():
+        (out.parent / path.name).write_bytes(path.read_bytes())
+    toml = out.parent / tiny_toml.name
+    toml.write_text(toml.read_text().replace(
+        "[models.tiny]\n", '[models.tiny]\ngenerator = "my_inpainter.pt"\ngenerator_kind = "inpainter"\n'))
+    monkeypatch.setenv("SALIENCY_MODELS_FILE", str(toml))
+    img, sal = planted_case
+    rec = reconstruct(img, sal, load_model("tiny", device="cpu"), params=FAST)
+    assert rec.generator_kind == "inpainter" and len(rec.variations) == FAST["variations"]
 
 
 def test_bench_compares_both_kinds_on_the_same_holes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
