@@ -129,7 +129,8 @@ def train_inpainter(data: Dataset, cfg: InpainterConfig, out: Path, opts: Inpain
         state = read_checkpoint(out)
         if state.get("format") != FORMAT or state["config"] != asdict(cfg):
             raise SaliencyError(f"{out} holds {state.get('format')} {state.get('config')}, not an in-painter "
-                                f"with {asdict(cfg)}; choose another --out or the same settings")
+                                f"with {asdict(cfg)}; choose another --out or the same settings"
+                                + (" (a DCGAN's file: add --kind dcgan)" if state.get("format") != FORMAT else ""))
         g.load_state_dict(state["generator"])
         d.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])

@@ -288,14 +288,17 @@ def test_train_generator_command(tmp_path: Path) -> None:
     from saliency_cli.main import main
 
     out = tmp_path / "g.pt"
-    assert main(["train-generator", "--planted", "64", "--image-size", "32", "--out", str(out), "--epochs", "1",
-                 "--width", "4", "--nz", "8", "--device", "cpu"]) == 0
+    args = ["train-generator", "--kind", "dcgan", "--planted", "64", "--image-size", "32", "--out", str(out),
+            "--epochs", "1", "--nz", "8", "--device", "cpu"]
+    assert main(args + ["--width", "4"]) == 0
     state = torch.load(out, weights_only=True)
     assert state["config"] == {"image_size": 32, "nz": 8, "width": 4, "channels": 3}
     assert state["epochs"] == 1
     assert (tmp_path / "g_samples" / "epoch_001.png").exists()
-    assert main(["train-generator", "--planted", "64", "--image-size", "32", "--out", str(out), "--epochs", "1",
-                 "--width", "8", "--nz", "8", "--device", "cpu"]) == 2  # other settings: refused, not overwritten
+    assert main(args + ["--width", "8"]) == 2  # other settings: refused, not overwritten
+    # the default kind is the in-painter: a DCGAN's run without --kind is refused, not overwritten
+    assert main([a for a in args if a not in ("--kind", "dcgan")] + ["--width", "4"]) == 2
+    assert torch.load(out, weights_only=True)["format"] == "saliency-dcgan/1"
 
 
 def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
