@@ -187,7 +187,7 @@ def test_train_generator_command_kind_inpainter(tmp_path: Path) -> None:
 def test_a_team_trains_an_inpainter_on_its_own_folder_and_declares_it(
         tiny_toml: Path, planted_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """README's recipe: train-generator --kind inpainter --data <folder>, then generator_kind in models.toml."""
-    from saliency.models import load_model
+    from saliency.models import get_spec
     from saliency_cli.main import main
 
     photos = tmp_path / "photos" / "nested"
@@ -209,7 +209,7 @@ def test_a_team_trains_an_inpainter_on_its_own_folder_and_declares_it(
         "[models.tiny]\n", '[models.tiny]\ngenerator = "my_inpainter.pt"\ngenerator_kind = "inpainter"\n'))
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(toml))
     img, sal = planted_case
-    rec = reconstruct(img, sal, load_model("tiny", device="cpu"), params=FAST)
+    rec = reconstruct(img, sal, LoadedModel(get_spec("tiny"), torch.device("cpu")), params=FAST)
     assert rec.generator_kind == "inpainter" and len(rec.variations) == FAST["variations"]
 
 
