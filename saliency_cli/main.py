@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from saliency.errors import SaliencyError
-from saliency_cli import bench, docs, explain, localisation, load, responsiveness, serve
+from saliency_cli import (bench, docs, explain, localisation, load, reconstruction, responsiveness, serve,
+                          train_generator)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,13 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     localisation.add_parser(benches)
     load.add_parser(benches)
     responsiveness.add_parser(benches)
-    from saliency.bench.reconstruction import add_parser as add_bench_reconstruction
+    reconstruction.add_parser(benches)
     from saliency.bench.variants import add_parser as add_bench_variants
-    from saliency.reconstruction.cli import add_parser as add_train_generator
 
-    add_bench_reconstruction(benches)
     add_bench_variants(benches)
-    add_train_generator(sub)
+    train_generator.add_parser(sub)
     serve.add_parser(sub)
     docs.add_parser(sub)
     try:

@@ -7,7 +7,8 @@
     std = [0.229, 0.224, 0.225]
     labels = "my_net_labels.txt"  # one class name per line
     output = "logits"             # or "probabilities"
-    generator = "my_gan.pt"       # optional: generator for reconstructions (see saliency.reconstruction)
+    generator = "my_inpainter.pt" # optional: generator for reconstructions (see saliency.reconstruction)
+    generator_kind = "inpainter"  # optional: "inpainter" or "dcgan"; a file of the other kind is refused
     runtime = "auto"              # optional: auto, torch or onnx (saliency.runtimes.select)
 
 An .onnx file is run by an ONNX engine only: black-box methods, no gradients (`gradients = true`
@@ -66,6 +67,8 @@ class ModelEntry(BaseModel):
             raise ValueError("runtime: an .onnx model runs on an ONNX engine, not torch; use auto or onnx")
         self.gradients = False
         return self
+    generator_kind: Literal["dcgan", "inpainter"] | None = Field(
+        None, description="the generator's kind (train-generator --kind); None accepts what the file is")
 
 
 def config_path() -> Path | None:
@@ -129,6 +132,7 @@ def _spec(name: str, entry: ModelEntry, root: Path) -> ModelSpec:
         source="config",
         generator=None if entry.generator is None else (
             entry.generator if entry.generator.is_absolute() else root / entry.generator),
+        generator_kind=entry.generator_kind,
         missing=lambda: _first_missing(name, weights, labels),
         format="onnx" if weights.suffix.lower() == ".onnx" else "torch",
         weights_file=lambda: weights,

@@ -29,7 +29,8 @@ class ModelSpec:
     gradients: bool = True  # False for models only reachable as a black box
     description: str = ""
     source: str = field(default="builtin")
-    generator: Path | None = None  # DCGAN checkpoint or TorchScript for reconstructions
+    generator: Path | None = None  # generator file for reconstructions (saliency.reconstruction.generator)
+    generator_kind: Literal["dcgan", "inpainter"] | None = None  # what the file must be; None: as it says
     # Why it cannot run here (a weights file absent, and where to put it), or None: checked
     # without building it, so a catalog can list only models that will load.
     missing: Callable[[], str | None] = field(default=lambda: None, compare=False)

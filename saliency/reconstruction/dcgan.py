@@ -25,10 +25,12 @@ SIZES = (32, 64)
 
 
 @dataclass(frozen=True)
-class GanConfig:
+class SizedConfig:
+    """What sizes a generator network: shared by the DCGAN and the in-painter (inpainter.py)."""
+
     image_size: int = 32
-    nz: int = 100  # latent size, the paper's
-    width: int = 64  # channels of the stage next to the image (ngf = ndf)
+    nz: int = 100  # latent size
+    width: int = 64  # channels of the stage next to the image (generator and discriminator)
     channels: int = 3
 
     def __post_init__(self) -> None:
@@ -39,6 +41,12 @@ class GanConfig:
     def stages(self) -> int:
         """Stride-2 stages between 4x4 and the image: 3 at 32 px, 4 at 64 px."""
         return int(math.log2(self.image_size // 4))
+
+
+@dataclass(frozen=True)
+class GanConfig(SizedConfig):
+    nz: int = 100  # latent size, the paper's
+    width: int = 64  # channels of the stage next to the image (ngf = ndf)
 
 
 class Generator(nn.Module):
@@ -114,7 +122,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 def load_pair(path: Path) -> tuple[GanConfig, Generator, Discriminator]:
     """The trained pair in eval mode (BatchNorm on running statistics: samples independent of batch)."""
-    state = read_checkpoint(path)
+    return pair_from_state(read_checkpoint(path))
+
+
+def pair_from_state(state: dict[str, Any]) -> tuple[GanConfig, Generator, Discriminator]:
+    """load_pair for a checkpoint already read with weights_only=True."""
     cfg = GanConfig(**state["config"])
     g, d = Generator(cfg), Discriminator(cfg)
     g.load_state_dict(state["generator"])

@@ -1,7 +1,8 @@
 """Variations of the salient region, drawn from a generator, and how often the model's outcome held.
 
 One call: saliency map -> salient box -> hole (a share of the box) -> latent search in the
-model's generator -> K composites at the image's resolution -> the classifier on each.
+model's generator (a DCGAN or an in-painter, see search.py) -> K composites at the image's
+resolution -> the classifier on each.
 
 Resolutions: the search runs at the generator's size S. The whole image is resized to S x S (like
 the classifier's preprocessing, no crop) after the hidden pixels are replaced by the mean colour of
@@ -77,6 +78,7 @@ class Reconstruction:
     near_copies: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     generator_size: int = 0
+    generator_kind: str = "dcgan"
     seconds: float = 0.0
     device: str = "cpu"
 
@@ -261,7 +263,7 @@ def _finish(q: _Prepared, net: LoadedModel, gen: LoadedGenerator, fake: torch.Te
         acceptance=sum(v.held for v in variations) / k,
         mean_target_probability=float(np.mean([v.target_probability for v in variations])),
         diversity=diversity(shown, inside), near_copies=sum(v.near_copy for v in variations),
-        params=p.model_dump(), generator_size=gen.size, device=str(gen.device),
+        params=p.model_dump(), generator_size=gen.size, generator_kind=gen.kind, device=str(gen.device),
     )
 
 

@@ -19,6 +19,13 @@ The outcome term goes beyond the paper: it adds the classifier's log-probability
 the composite x_rec = B * x + (1 - B) * G(z), so the search prefers in-fills that keep the class.
 It needs a differentiable classifier.
 
+The generator may be an in-painter (inpainter.py, `conditional = True`): it is then called as
+G(z, x, B), each latent drawing its image's hole from that image's context, and the prior term
+asks its discriminator about the composite B * x + (1 - B) * G(z, x, B) with the mask, which is
+what it was trained to judge. The context term is computed as for a DCGAN, but the in-painter
+returns the composite (the context itself on known pixels), so it is zero for every z: with the
+paper's objective the latents move by the prior alone, and by the outcome term when it is on.
+
 The spread term also goes beyond the paper: K latents searched against the same context tend to
 settle on the same in-fill, and K copies show a user nothing. With `diversity_weight` > 0 each
 in-fill pays for being closer than `diversity_margin` (RMS) to another in-fill of the same image
@@ -124,6 +131,13 @@ def latent_search(generator: nn.Module, discriminator: nn.Module | None, x: torc
     use_prior = discriminator is not None and opts.prior_weight > 0
     use_outcome = outcome is not None and opts.outcome_weight > 0
     use_spread = opts.diversity_weight > 0 and k > 1
+    conditional = bool(getattr(generator, "conditional", False))
+
+    def draw(latents: torch.Tensor) -> torch.Tensor:
+        return generator(latents, xs, ks) if conditional else generator(latents)
+
+    def realism(fake: torch.Tensor) -> torch.Tensor:
+        return discriminator(ks * xs + (1 - ks) * fake, ks) if conditional else discriminator(fake)
     if opts.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam([z], lr=opts.lr)
     else:
@@ -136,11 +150,11 @@ def latent_search(generator: nn.Module, discriminator: nn.Module | None, x: torc
     try:
         with torch.enable_grad():
             for step in range(opts.steps):
-                fake = generator(z)
+                fake = draw(z)
                 loss = context_loss(fake, xs, weights)
                 if use_prior:
                     # log(1 - sigmoid(l)) = -softplus(l): minimised as D(G(z)) -> 1.
-                    loss = loss - opts.prior_weight * F.softplus(discriminator(fake))
+                    loss = loss - opts.prior_weight * F.softplus(realism(fake))
                 if use_outcome:
                     composite = blend(fake) if blend is not None else ks * xs + (1 - ks) * fake
                     logp = outcome(composite).gather(1, targets[:, None])[:, 0]
@@ -158,5 +172,5 @@ def latent_search(generator: nn.Module, discriminator: nn.Module | None, x: torc
         for p, flag in zip(frozen, flags):
             p.requires_grad_(flag)
     with torch.no_grad():
-        fake = generator(z)
+        fake = draw(z)
         return SearchResult(z.detach(), fake, context_loss(fake, xs, weights))

@@ -94,8 +94,8 @@ def train_gan(data: Dataset, cfg: GanConfig, out: Path, opts: TrainOptions = Tra
     done = 0
     if resume and out.exists():
         state = read_checkpoint(out)
-        if state["config"] != asdict(cfg):
-            raise SaliencyError(f"{out} was trained with {state['config']}, not {asdict(cfg)}; "
+        if state.get("format") != "saliency-dcgan/1" or state["config"] != asdict(cfg):
+            raise SaliencyError(f"{out} holds {state.get('format')} {state['config']}, not a DCGAN with {asdict(cfg)}; "
                                 "choose another --out or the same settings")
         g.load_state_dict(state["generator"])
         d.load_state_dict(state["discriminator"])

@@ -24,6 +24,7 @@ from saliency.reconstruction.metrics import NEAR_COPY_RMS, diversity, near_copie
 from saliency.reconstruction.region import Box, hole_box, salient_box
 from saliency.reconstruction.search import context_weights, default_window, spread_loss
 from saliency.reconstruction.train import TrainOptions, planted_images, train_gan
+from tests.support.reconstruction import check_variations_with_the_classifier
 
 FAST = {"variations": 6, "steps": 8, "lr": 0.05}
 
@@ -49,15 +50,6 @@ def gan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_gen(tiny: LoadedModel, gan_file: Path) -> LoadedModel:
     """The tiny classifier with the tiny generator declared beside it."""
     return LoadedModel(dataclasses.replace(tiny.spec, generator=gan_file), torch.device("cpu"))
-
-
-@pytest.fixture(scope="session")
-def planted_case() -> tuple[Image.Image, np.ndarray]:
-    """A planted picture and a map peaking on its object (the ground-truth mask, blurred)."""
-    data = make_planted(1, size=32, seed=3, distractor_rate=0.0)
-    img = Image.fromarray((data.images[0].transpose(1, 2, 0) * 255).round().astype(np.uint8))
-    sal = torch.nn.functional.avg_pool2d(torch.from_numpy(data.masks[0]).float()[None, None], 3, 1, 1)[0, 0]
-    return img, sal.numpy()
 
 
 def test_salient_box_takes_the_peaks_region_and_the_hole_its_share() -> None:
@@ -154,21 +146,8 @@ def test_reconstruct_keeps_known_pixels_and_measures_the_outcome(tiny_gen: Loade
     img, sal = planted_case
     rec = reconstruct(img, sal, tiny_gen, params=FAST)
     assert len(rec.variations) == FAST["variations"]
-    original = np.asarray(img)
-    known = ~rec.hole.mask(32, 32)
-    inputs = []
-    for v in rec.variations:
-        pixels = np.asarray(rec.variation_image(v.index))
-        assert np.array_equal(pixels[known], original[known])
-        inputs.append(tiny_gen.preprocess(Image.fromarray(pixels)))
     # Acceptance comes from the classifier's answers on the very pictures a user gets.
-    with torch.inference_mode():
-        probs = tiny_gen(torch.cat(inputs))
-        top1 = int(tiny_gen(tiny_gen.preprocess(img)).argmax())
-    held = (probs.argmax(1) == top1).numpy()
-    assert [v.held for v in rec.variations] == held.tolist()
-    assert rec.acceptance == pytest.approx(held.mean())
-    assert [v.target_probability for v in rec.variations] == pytest.approx(probs[:, rec.target.index].tolist(), abs=1e-6)
+    top1 = check_variations_with_the_classifier(rec, tiny_gen, img)
     assert rec.original_top1.index == top1
     # the hole lies inside the salient box, which holds the planted object's peak
     assert rec.salient_box.x0 <= rec.hole.x0 < rec.hole.x1 <= rec.salient_box.x1
@@ -309,14 +288,17 @@ def test_train_generator_command(tmp_path: Path) -> None:
     from saliency_cli.main import main
 
     out = tmp_path / "g.pt"
-    assert main(["train-generator", "--planted", "64", "--image-size", "32", "--out", str(out), "--epochs", "1",
-                 "--width", "4", "--nz", "8", "--device", "cpu"]) == 0
+    args = ["train-generator", "--kind", "dcgan", "--planted", "64", "--image-size", "32", "--out", str(out),
+            "--epochs", "1", "--nz", "8", "--device", "cpu"]
+    assert main(args + ["--width", "4"]) == 0
     state = torch.load(out, weights_only=True)
     assert state["config"] == {"image_size": 32, "nz": 8, "width": 4, "channels": 3}
     assert state["epochs"] == 1
     assert (tmp_path / "g_samples" / "epoch_001.png").exists()
-    assert main(["train-generator", "--planted", "64", "--image-size", "32", "--out", str(out), "--epochs", "1",
-                 "--width", "8", "--nz", "8", "--device", "cpu"]) == 2  # other settings: refused, not overwritten
+    assert main(args + ["--width", "8"]) == 2  # other settings: refused, not overwritten
+    # the default kind is the in-painter: a DCGAN's run without --kind is refused, not overwritten
+    assert main([a for a in args if a not in ("--kind", "dcgan")] + ["--width", "4"]) == 2
+    assert torch.load(out, weights_only=True)["format"] == "saliency-dcgan/1"
 
 
 def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -327,13 +309,13 @@ def test_bench_command_prints_and_writes_rows(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setenv("SALIENCY_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "r.json"
-    assert main(["bench", "reconstruction", "--images", "2", "--variations", "3", "--steps", "2",
+    assert main(["bench", "reconstruction", "--kinds", "dcgan", "--images", "2", "--variations", "3", "--steps", "2",
                  "--fractions", "0.5", "--queries", "50", "--gan-images", "64", "--gan-epochs", "1",
                  "--gan-width", "4", "--tiny-images", "200", "--tiny-epochs", "1", "--outcome-weight", "2",
                  "--window", "5", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert [(r["hidden"], r["outcome_weight"]) for r in result["rows"]] == [(0.5, 0.0), (0.5, 2.0)]
-    from saliency.data.planted import CLASSES, make_planted
+    from saliency.data.planted import CLASSES
 
     labels = [CLASSES[i] for i in make_planted(2, size=32, seed=20_000, empty_rate=0.0).labels]
     for row in result["rows"]:

@@ -64,21 +64,27 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models_file(tiny_toml: Path, models_dir: Path) -> Path:
     """models.toml with the tiny CNN and four more entries on its weights and labels:
-    `tiny_gen` declares a small untrained DCGAN, so reconstructions run; `broken` names a file
+    `tiny_gen` declares a small untrained DCGAN, so reconstructions run, and `tiny_inp` a small
+    untrained in-painter with its kind stated; `broken` names a file
     that exists but is no network, so it is listed and fails in the worker; `missing` names a file
     that does not exist, so the catalog says it cannot run and submissions are refused;
     `tiny_onnx` is the same network as a user's ONNX file (black-box methods only)."""
     from saliency.reconstruction.dcgan import GanConfig, build, save_checkpoint
+    from saliency.reconstruction.inpainter import InpainterConfig, build_inpainter, save_inpainter
 
     for path in tiny_toml.parent.iterdir():
         shutil.copy(path, models_dir)
     cfg = GanConfig(32, nz=16, width=8)
     save_checkpoint(models_dir / "tiny_gan.pt", cfg, *build(cfg))
+    inp = InpainterConfig(32, nz=8, width=8)
+    save_inpainter(models_dir / "tiny_inp.pt", inp, *build_inpainter(inp))
     (models_dir / "broken.pt").write_bytes(b"not a network")
     common = 'labels = "tiny_labels.txt"\ninput_size = [32, 32]\nmean = [0.5, 0.5, 0.5]\nstd = [0.25, 0.25, 0.25]\n'
     toml = models_dir / tiny_toml.name
     toml.write_text(toml.read_text()
                     + f'\n[models.tiny_gen]\npath = "tiny.pt2"\n{common}generator = "tiny_gan.pt"\n'
+                    + f'\n[models.tiny_inp]\npath = "tiny.pt2"\n{common}generator = "tiny_inp.pt"\n'
+                    + 'generator_kind = "inpainter"\n'
                     + f'\n[models.broken]\npath = "broken.pt"\n{common}'
                     + f'\n[models.missing]\npath = "missing.pt"\n{common}'
                     + tiny_onnx_entry())
@@ -89,6 +95,12 @@ def tiny_models_file(tiny_toml: Path, models_dir: Path) -> Path:
 def gen_model(tiny_models_file: Path) -> str:
     """The tiny CNN with a generator (see tiny_models_file)."""
     return "tiny_gen"
+
+
+@pytest.fixture(scope="session")
+def inpainter_model(tiny_models_file: Path) -> str:
+    """The tiny CNN with an in-painter declared beside it, `generator_kind = "inpainter"`."""
+    return "tiny_inp"
 
 
 @pytest.fixture(scope="session")

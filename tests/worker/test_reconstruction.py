@@ -50,6 +50,19 @@ def test_explain_with_reconstruct(client: httpx.Client, running_worker: Service,
     assert done["result"]["target"]["index"] == explained["result"]["target"]["index"]
     assert done["params"]["variations"] == RECON["variations"] and done["params"]["hidden"] == 0.5
 
+
+def test_explain_with_reconstruct_by_an_inpainter(client: httpx.Client, running_worker: Service, upload,
+                                                  inpainter_model: str) -> None:
+    r = submit(client, upload.png, model=inpainter_model, params=FAST, reconstruct="true",
+               reconstruct_params=json.dumps(RECON))
+    assert r.status_code == 202, r.text
+    done = wait_recon(client, r.json()["reconstruction"])
+    check_finished(client, done)
+    assert done["result"]["generator_kind"] == "inpainter"
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert models[inpainter_model]["generator"] is True
+
+
 def test_reconstruct_a_finished_job(client: httpx.Client, running_worker: Service, upload, gen_model: str) -> None:
     job_id = submit_ok(client, upload.png, model=gen_model, params=FAST)
     wait_status(client, job_id, "finished")
