@@ -5,14 +5,47 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Images per OISE forward pass for a plain function as the model; a loaded model's runtime has a
 # chunk measured on its device instead (saliency.runtimes.calibrate).
 OISE_DEFAULT_CHUNK = 256
 
 
-class OiseParams(BaseModel):
+class Sampling(BaseModel):
+    """What OISE and RISE share: a fixed budget or the adaptive stopping rule, and the groups of
+    independent chains or masks that measure how stable the map is (saliency.methods.uncertainty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_stability: float | None = Field(
+        None, gt=0, lt=1, description="adaptive: stop at the first round whose map reaches this stability "
+        "(split-half reliability, 0..1); null: spend exactly `queries`")
+    max_queries: int = Field(8000, ge=1, le=1_000_000,
+                             description="adaptive: the query cap per image when the target is not reached")
+    round_queries: int = Field(500, ge=1, le=1_000_000,
+                               description="adaptive: queries per image between stability checks")
+    groups: int = Field(8, ge=2, le=64, multiple_of=2,
+                        description="independent groups of chains (OISE) or masks (RISE) the stability "
+                        "and the uncertainty map are measured from; never changes the map")
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> "Sampling":
+        if self.target_stability is not None and "queries" in self.model_fields_set:
+            raise ValueError("`queries` is the fixed budget; with target_stability the cap is max_queries")
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.target_stability is not None
+
+    @property
+    def budget(self) -> int:
+        """The most queries per image this run may spend (before rounding up to whole steps)."""
+        return self.max_queries if self.adaptive else self.queries  # type: ignore[attr-defined]
+
+
+class OiseParams(Sampling):
     """Defaults are the authors' except `chains`, `queries` and `weighting` (authors: 1 chain, 5000
     queries, unweighted); docs/benchmarks.md has the numbers they were chosen by."""
 
@@ -31,9 +64,6 @@ class OiseParams(BaseModel):
     postprocess: Literal["authors", "minmax", "none"] = Field(
         "authors", description="authors: S - mean_offset*mean(S), clamp at 0, / max")
     mean_offset: float = Field(0.96, ge=0, le=1, description="the factor in S - offset x mean(S)")
-    early_stop: bool = Field(False, description="stop when the normalised map stops changing")
-    tol: float = Field(0.01, gt=0, le=1, description="early stop: max change of the normalised map")
-    check_every: int = Field(10, ge=1, description="early stop: steps between checks")
     batch_size: int | None = Field(None, ge=1, description="images per forward pass; default the "
                                    "runtime's chunk, measured on its device (never changes the map)")
     seed: int = Field(0, ge=0, description="random seed; equal seeds give equal maps")
@@ -44,9 +74,7 @@ class OiseParams(BaseModel):
         return cls(**{"chains": 1, "queries": 5000, "weighting": "none", **overrides})
 
 
-class RiseParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RiseParams(Sampling):
     queries: int = Field(4000, ge=1, le=1_000_000, description="random masks (N) per image")
     grid: int = Field(8, ge=2, le=64, description="mask cells per side (s)")
     p_keep: float = Field(0.5, gt=0, lt=1, description="probability a cell is kept")
