@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from saliency.errors import SaliencyError
-from saliency_cli import bench, explain, localisation, load, serve
+from saliency_cli import adaptive, bench, explain, localisation, load, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="bench", required=True)
     bench.add_parser(benches)
     localisation.add_parser(benches)
+    adaptive.add_parser(benches)
     load.add_parser(benches)
     from saliency.bench.reconstruction import add_parser as add_bench_reconstruction
     from saliency.bench.variants import add_parser as add_bench_variants

@@ -24,6 +24,8 @@ class Links(_Model):
     saliency_npy: str
     saliency_png: str
     overlay_png: str
+    uncertainty_npy: str | None = None  # sampling methods (oise, rise) only
+    uncertainty_png: str | None = None
 
 
 class Submitted(_Model):
@@ -56,6 +58,8 @@ class Result(_Model):
     device: str
     artifacts: dict[str, str]
     metrics: dict[str, MetricValue] | None = None
+    stability: float | None = None  # sampling methods (oise, rise): split-half reliability, 0..1
+    stopped: str | None = None  # sampling methods: budget, target or cap
 
 
 class ImageInfo(_Model):

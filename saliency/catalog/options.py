@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # Images per OISE forward pass for a plain function as the model; a loaded model's runtime has a
 # chunk measured on its device instead (saliency.runtimes.calibrate).
@@ -20,7 +20,7 @@ class Sampling(BaseModel):
 
     target_stability: float | None = Field(
         None, gt=0, lt=1, description="adaptive: stop at the first round whose map reaches this stability "
-        "(split-half reliability, 0..1); null: spend exactly `queries`")
+        "(split-half reliability, 0..1), `queries` then unused; null: spend exactly `queries`")
     max_queries: int = Field(8000, ge=1, le=1_000_000,
                              description="adaptive: the query cap per image when the target is not reached")
     round_queries: int = Field(500, ge=1, le=1_000_000,
@@ -28,12 +28,6 @@ class Sampling(BaseModel):
     groups: int = Field(8, ge=2, le=64, multiple_of=2,
                         description="independent groups of chains (OISE) or masks (RISE) the stability "
                         "and the uncertainty map are measured from; never changes the map")
-
-    @model_validator(mode="after")
-    def _one_budget(self) -> "Sampling":
-        if self.target_stability is not None and "queries" in self.model_fields_set:
-            raise ValueError("`queries` is the fixed budget; with target_stability the cap is max_queries")
-        return self
 
     @property
     def adaptive(self) -> bool:

@@ -135,7 +135,6 @@ def test_one_chain_is_grouped_by_blocks_of_steps(planted):
 @pytest.mark.parametrize("raw, field", [
     ({"target_stability": 1.0}, "params.target_stability"),
     ({"groups": 3}, "params.groups"),
-    ({"target_stability": 0.9, "queries": 1000}, "params"),  # two budgets: which one?
 ])
 def test_bad_stopping_options_are_refused(raw, field):
     with pytest.raises(InvalidParams) as err:
