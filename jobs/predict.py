@@ -66,13 +66,14 @@ def answer(redis: Redis, settings: Settings, request_id: str, reply: dict[str, A
         tx.execute()
 
 
-def error_reply(exc: library_errors.SaliencyError) -> dict[str, Any]:
-    return {"error": {"type": type(exc).__name__, "message": exc.message, "field": exc.field}}
+def error_reply(exc: library_errors.SaliencyError, status: int | None = None) -> dict[str, Any]:
+    return {"error": {"message": exc.message, "field": exc.field, "status": status or exc.status,
+                      "code": exc.code}}
 
 
 def rebuild(error: dict[str, Any]) -> library_errors.SaliencyError:
-    """The worker's error as the same type here (its status and code), if the library has it."""
-    cls = getattr(library_errors, error.get("type", ""), None)
-    if not (isinstance(cls, type) and issubclass(cls, library_errors.SaliencyError)) or cls is library_errors.InvalidParams:
-        cls = library_errors.SaliencyError
-    return cls(error.get("message", "the worker could not classify the picture"), field=error.get("field"))
+    """The worker's error with its status and code, as the API answers it."""
+    exc = library_errors.SaliencyError(error.get("message", "the worker could not classify the picture"),
+                                       field=error.get("field"))
+    exc.status, exc.code = int(error.get("status", 502)), str(error.get("code", "prediction_failed"))
+    return exc

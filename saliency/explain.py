@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,12 +82,14 @@ def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = 
     top = probs.topk(min(5, probs.numel()))
     top5 = [Prediction(int(i), net.labels[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
     method_progress, metric_progress = _split_progress(progress, parsed, metric_names, x.shape[-2:])
-    out = spec.fn(net, x, torch.tensor([idx], device=net.device), parsed, method_progress)
+    with net.black_box() if spec.needs == "black-box" else nullcontext():  # gradients: torch's threads
+        out = spec.fn(net, x, torch.tensor([idx], device=net.device), parsed, method_progress)
     saliency = _to_image(out.maps, img)
     uncertainty = _to_image(out.uncertainty, img) if out.uncertainty is not None else None
     stability = float(out.stability[0]) if out.stability is not None else None
     seconds = time.perf_counter() - start  # the explanation's time; metrics are extra work
-    scores = compute_metrics(metric_names, net, x, out.maps[0], idx, metric_progress)
+    with net.black_box():  # the metrics are forward passes only
+        scores = compute_metrics(metric_names, net, x, out.maps[0], idx, metric_progress)
     return Explanation(
         saliency=saliency.cpu().numpy().astype(np.float32),
         model=net.name,

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from saliency.errors import SaliencyError
-from saliency_cli import adaptive, bench, explain, localisation, load, serve
+from saliency_cli import adaptive, bench, docs, explain, localisation, load, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_variants(benches)
     add_train_generator(sub)
     serve.add_parser(sub)
+    docs.add_parser(sub)
     try:
         from saliency_client.cli import add_parsers as add_remote  # submit, status, fetch
     except ImportError:  # the client is a distribution of its own (client/)

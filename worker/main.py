@@ -35,7 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jobs import queue
 from jobs.settings import get_settings
 from saliency.catalog.methods import load_plugins
-from saliency.errors import Cancelled
+from saliency.errors import Cancelled, SaliencyError
 from worker.catalog import Publisher
 from worker.metrics import METRICS
 from worker.reliable import ReliableWorker
@@ -88,6 +88,8 @@ def preload(names: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    parser.add_argument("--publish-only", action="store_true",
+                        help="publish the models this machine can run (for the API's catalog), then exit")
     parser.add_argument("--name", help="worker name in Redis (default: host.pid.random)")
     parser.add_argument("--log-level", help="default: SALIENCY_LOG_LEVEL")
     parser.add_argument("--redis-wait", type=float, default=30.0,
@@ -101,11 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     conn = connect(settings.redis_url, args.redis_wait)
     name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
     try:
-        preload(settings.preload_models())
+        if not args.publish_only:
+            preload(settings.preload_models())
         publisher = Publisher(conn, settings, name)
         log.info("published %d runnable models", publisher.publish_once())
     except KeyboardInterrupt:
         return 130
+    except SaliencyError as exc:  # a models file that cannot be read: say so and stop
+        raise SystemExit(f"worker: cannot describe the models it would run: {exc}") from None
+    if args.publish_only:
+        return 0
     queues = [queue.predict_queue(conn, settings), queue.explain_queue(conn, settings)]
     worker = Worker(queues, connection=conn, name=name, serializer=queue.SERIALIZER, settings=settings)
     from saliency.models import default_device

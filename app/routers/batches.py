@@ -3,11 +3,15 @@ the jobs not yet final. Each image is checked as POST /explain checks its one, a
 submission is one Redis transaction (jobs.submission): a bad image anywhere stores nothing."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, File, Response, UploadFile
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from app.deps import CatalogDep, FormDep, JobsDep, OwnerDep, ReaderDep, SettingsDep, SubmitterDep
+from app import forms
+from app.deps import JobsDep, ReaderDep, principal
+from app.forms import BatchForm
+from app.routers.jobs import IdempotencyKey, submitted
 from app.schemas import BATCH_STATUSES, BatchJob, BatchSubmitted, BatchView, errors
 from jobs.batches import FINAL, BatchRecord, BatchStore, cancel_all, rows
 from jobs.document import BatchLinks, Links
@@ -27,35 +31,31 @@ def summarise(jobs: Jobs, record: BatchRecord) -> BatchView:
                      links=BatchLinks(self=f"/batches/{record.batch_id}"))
 
 
-@router.post("/batches", status_code=202, response_model=BatchSubmitted,
+@router.post("/batches", status_code=202, response_model=BatchSubmitted, openapi_extra=forms.request_body(BatchForm),
              responses={200: {"model": BatchSubmitted, "description": "the batch of an earlier request with "
                                                                       "the same Idempotency-Key"},
                         **errors(409, 413, 415, 422, 503)})
-def submit_batch(
-    response: Response,
-    settings: SettingsDep,
-    catalog: CatalogDep,
-    submitter: SubmitterDep,
-    owner: OwnerDep,
-    form: FormDep,
-    images: Annotated[list[UploadFile], File(description="the pictures, one `images` part each")],
-) -> BatchSubmitted:
+async def submit_batch(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
     """Queue one job per image, with the options of POST /explain for all. Over
     `max_batch_images` images: 422 `too_many_images`; a bad image: its POST /explain status,
     naming it (`images[i]`); nothing is stored on error. Counts as one submission against the key's
     rate limit."""
-    if len(images) > settings.max_batch_images:
-        raise TooManyImages(f"{len(images)} images; a batch holds at most {settings.max_batch_images}")
+    uploads, form = await forms.read(request, "images")
+    state = request.app.state
+    answer, replay = await run_in_threadpool(_submit, state, uploads, form, principal(request) or "",
+                                             idempotency_key)
+    return submitted(answer, replay, f"/batches/{answer.batch_id}")
+
+
+def _submit(state: Any, uploads: list[tuple[bytes, str]], form: forms.SubmissionForm, owner: str,
+            key: str | None) -> tuple[BatchSubmitted, bool]:
+    settings, catalog = state.settings, state.catalog
+    if len(uploads) > settings.max_batch_images:
+        raise TooManyImages(f"{len(uploads)} images; a batch holds at most {settings.max_batch_images}")
     options = check_options(catalog, settings, **form.options())
-    uploads = [check_image(upload.file.read(settings.max_upload_bytes + 1), settings.max_upload_bytes,
-                           f"images[{i}] ({upload.filename})") for i, upload in enumerate(images)]
-    answer, replay = submitter.batch(uploads, options, owner, catalog.get(options.model).generator,
-                                     form.idempotency_key)
-    response.headers["Location"] = f"/batches/{answer.batch_id}"
-    if replay:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return answer
+    checked = [check_image(data, settings.max_upload_bytes, f"images[{i}] ({name})")
+               for i, (data, name) in enumerate(uploads)]
+    return state.submitter.batch(checked, options, owner, catalog.get(options.model).generator, key)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchView, responses=errors(404))

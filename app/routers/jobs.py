@@ -2,43 +2,54 @@
 from __future__ import annotations
 
 import gzip
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from app.deps import CatalogDep, FormDep, JobsDep, OwnerDep, SettingsDep, SubmitterDep
+from app import forms
+from app.deps import JobsDep, OwnerDep, principal
+from app.forms import ExplainForm
 from app.schemas import JobPage, JobView, Submitted, errors
 from jobs.listing import MAX_PAGE, list_jobs
 from jobs.validation import check_image, check_options, check_size
 
 router = APIRouter(tags=["jobs"])
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", description="the same key with the same request answers the same job(s) (200); "
+                                         "with a different request, 409")]
 
 
-@router.post("/explain", status_code=202, response_model=Submitted,
+@router.post("/explain", status_code=202, response_model=Submitted, openapi_extra=forms.request_body(ExplainForm),
              responses={200: {"model": Submitted, "description": "the job of an earlier request with "
                                                                  "the same Idempotency-Key"},
                         **errors(409, 413, 415, 422, 503)})
-def submit(
-    response: Response,
-    settings: SettingsDep,
-    catalog: CatalogDep,
-    submitter: SubmitterDep,
-    owner: OwnerDep,
-    form: FormDep,
-    image: Annotated[UploadFile, File(description="the picture to explain (JPEG, PNG, WebP, GIF, BMP, TIFF)")],
-) -> Submitted:
+async def submit(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
     """Queue an explanation. Names, class and options are checked now; nothing is stored on error."""
-    data = image.file.read(settings.max_upload_bytes + 1)
+    uploads, form = await forms.read(request, "image")
+    if len(uploads) > 1:
+        raise forms.FormError("image: one picture per POST /explain; POST /batches takes several", field="image")
+    state = request.app.state
+    answer, replay = await run_in_threadpool(_submit, state, uploads[0][0], form, principal(request) or "",
+                                             idempotency_key)
+    return submitted(answer, replay, f"/jobs/{answer.job_id}")
+
+
+def _submit(state: Any, data: bytes, form: forms.SubmissionForm, owner: str,
+            key: str | None) -> tuple[Submitted, bool]:
+    settings, catalog = state.settings, state.catalog
     check_size(data, settings.max_upload_bytes)
     options = check_options(catalog, settings, **form.options())
     upload = check_image(data, settings.max_upload_bytes)
-    answer, replay = submitter.explain(upload, options, owner, catalog.get(options.model).generator,
-                                       form.idempotency_key)
-    response.headers["Location"] = f"/jobs/{answer.job_id}"
-    if replay:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return answer
+    return state.submitter.explain(upload, options, owner, catalog.get(options.model).generator, key)
+
+
+def submitted(answer: BaseModel, replay: bool, location: str) -> Response:
+    """202 with the answer, or 200 when it replays an earlier request's (Idempotency-Key)."""
+    headers = {"Location": location, **({"Idempotent-Replayed": "true"} if replay else {})}
+    return Response(answer.model_dump_json(), status_code=200 if replay else 202, headers=headers,
+                    media_type="application/json")
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, responses=errors(404, 410))

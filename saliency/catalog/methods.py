@@ -95,21 +95,24 @@ def import_function(path: str) -> Any:
 
 
 for _info in (
-    MethodInfo("oise", o.OiseParams, "black-box", "Thakur & Fischmeister 2020: Markov-chain mask sampling",
+    MethodInfo("oise", o.OiseParams, "black-box", "Thakur & Fischmeister 2020: Markov chains of coarse masks; the default (README, OISE)",
                "saliency.methods.oise:oise"),
-    MethodInfo("rise", o.RiseParams, "black-box", "Petsiuk et al. 2018: score-weighted random masks",
+    MethodInfo("rise", o.RiseParams, "black-box", "Petsiuk et al. 2018: random coarse masks, averaged weighted by the target's probability",
                "saliency.methods.rise:rise"),
     MethodInfo("occlusion", o.OcclusionParams, "black-box",
-               "Zeiler & Fergus 2014 (Captum): probability drop under a sliding patch; signed",
+               "Captum `Occlusion`: drop of the target's probability when a sliding patch is hidden; signed",
                "saliency.methods.occlusion:occlusion"),
     MethodInfo("integrated_gradients", o.IntegratedGradientsParams, "gradients",
-               "Sundararajan et al. 2017 (Captum): path-integrated gradients; signed",
+               ("Captum `IntegratedGradients`: gradients of the target's score along the path from a baseline, "
+                "summed over colour channels; signed"),
                "saliency.methods.integrated_gradients:integrated_gradients"),
     MethodInfo("gradcam", o.GradCamParams, "gradients",
-               "Selvaraju et al. 2017 (Captum): gradient-weighted layer activations; non-negative",
+               ("Captum `LayerGradCam`: a layer's activations weighted by their mean gradients, ReLU'd, upsampled "
+                "bilinearly; non-negative"),
                "saliency.methods.gradcam:gradcam"),
     MethodInfo("extremal_perturbation", o.ExtremalParams, "gradients",
-               "Fong, Patrick & Vedaldi 2019: optimised smooth mask of fixed area; in [0, 1]",
+               ("Fong, Patrick & Vedaldi 2019: the smooth mask of a fixed area whose unblurred pixels keep the "
+                "target's score highest (Adam, blurred baseline); in [0, 1]"),
                "saliency.methods.extremal:extremal_perturbation"),
 ):
     declare(_info)

@@ -19,7 +19,7 @@ class ReconstructionParams(BaseModel):
     hidden: float = Field(0.5, gt=0, le=1, description="share of the salient box's area hidden")
     threshold: float = Field(0.5, gt=0, le=1, description="salient region: map >= threshold * max")
     steps: int = Field(1000, ge=1, le=100_000, description="latent search iterations")
-    lr: float = Field(0.01, gt=0, le=10)
+    lr: float = Field(0.01, gt=0, le=10, description="step of the optimiser on the latent vectors")
     optimizer: Literal["adam", "nesterov"] = Field("adam", description="adam, or SGD with Nesterov momentum 0.9")
     prior_weight: float = Field(0.01, ge=0, le=100, description="lambda of the discriminator prior")
     outcome_weight: float = Field(0.0, ge=0, le=1000,

@@ -8,7 +8,7 @@ import torch
 
 from saliency.catalog.methods import methods_for
 from saliency.catalog.models import ModelInfo, labels_digest
-from saliency.errors import UnknownModel
+from saliency.errors import DuplicateName, UnknownModel
 from saliency.models.builtin import EFFICIENTNET_LITE0, download_weights, torchvision_names, torchvision_spec
 from saliency.models.config import user_specs
 from saliency.models.spec import LoadedModel, ModelSpec
@@ -24,9 +24,19 @@ def default_device() -> torch.device:
     return torch.device(name)
 
 
+def _user_specs() -> dict[str, ModelSpec]:
+    """The models file's models; one named like a builtin model is an error, not a shadow."""
+    users = user_specs()
+    for name in users:
+        if name == EFFICIENTNET_LITE0.name or name in torchvision_names():
+            raise DuplicateName(f"model {name!r} is declared in the models file and is also a builtin model; "
+                                "give it another name")
+    return users
+
+
 def get_spec(name: str) -> ModelSpec:
     """Registry keys only, never paths: a request cannot name a file."""
-    users = user_specs()
+    users = _user_specs()
     if name in users:
         return users[name]
     if name == EFFICIENTNET_LITE0.name:
@@ -39,7 +49,7 @@ def get_spec(name: str) -> ModelSpec:
 
 def list_models() -> list[ModelSpec]:
     """User models first, then the offline default, then torchvision's classifiers."""
-    specs = list(user_specs().values()) + [EFFICIENTNET_LITE0]
+    specs = list(_user_specs().values()) + [EFFICIENTNET_LITE0]
     return specs + [torchvision_spec(n) for n in torchvision_names()]
 
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -76,6 +77,24 @@ class LoadedModel:
     @cached_property
     def parameters(self) -> int:
         return count_parameters(self.module) if self.module is not None else onnx_parameters(self.spec.weights_file())
+
+    @contextmanager
+    def black_box(self) -> Iterator[None]:
+        """Around a black-box method's run: while an engine with threads of its own runs the
+        forward passes, torch's work between them (masks, sums: small and memory-bound) runs on
+        one thread. Two pools on the same cores take turns badly: each one's threads keep spinning
+        after its work, and in the calibration that times torch and ONNX Runtime in one process,
+        torch at 2 images per pass fell to 0.9 images/s from 42 (docs/benchmarks.md, Runtimes).
+        With one torch thread the engine has the cores to itself."""
+        if not self.runtime.local_pool:
+            yield
+            return
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
     def with_module(self, module: nn.Module) -> "LoadedModel":
         """A copy whose every pass runs `module` (e.g. re-initialised layers) on eager torch: a

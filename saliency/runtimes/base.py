@@ -4,7 +4,9 @@ A runtime takes a batch of normalised images, float32 (N, 3, H, W) on the model'
 returns the class probabilities, float32 (N, classes), on the same device. It names itself and
 its version (each job's audit records them) and says how many images per forward pass it runs
 fastest at (`chunk`): measured on the device for local engines (saliency.runtimes.calibrate), or
-declared by whatever serves a remote model. Callers may pass any N; `LoadedModel` splits batches
+declared by whatever serves a remote model; and whether it computes on this machine's cores with
+threads of its own (`local_pool`: false for torch, which shares torch's pool, and for a remote
+model, which leaves the cores idle while it waits). Callers may pass any N; `LoadedModel` splits batches
 into chunks, so a runtime never has to.
 
 Implementations: `TorchRuntime` (eager torch, the reference every other one is checked against),
@@ -19,7 +21,8 @@ import torch
 
 RUNTIME_ENV = "SALIENCY_RUNTIME"
 # What a models-file entry or $SALIENCY_RUNTIME may ask for: `onnx` is ONNX Runtime, `openvino`
-# OpenVINO (CPU only), both on the network exported to ONNX; `auto` the fastest that is verified.
+# OpenVINO (CPU only), both on the network exported to ONNX; `auto` the faster of torch and ONNX
+# Runtime that is verified (saliency.runtimes.select).
 Choice = Literal["auto", "torch", "onnx", "openvino"]
 CHOICES: tuple[str, ...] = ("auto", "torch", "onnx", "openvino")
 ENGINE = {"torch": "torch", "onnx": "onnxruntime", "openvino": "openvino"}  # choice -> Runtime.name
@@ -31,6 +34,9 @@ class Runtime(Protocol):
     version: str  # the engine's version
     where: str  # what it runs on: "cpu", "cuda:0", "CUDAExecutionProvider", an endpoint
     chunk: int  # images per forward pass it prefers; 1 or more
+    # True when it computes on this machine's cores with a thread pool of its own (ONNX Runtime,
+    # OpenVINO): torch's work between its passes then runs on one thread (LoadedModel.black_box).
+    local_pool: bool
 
     def run(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) normalised float32 -> (N, classes) probabilities, on the images' device."""

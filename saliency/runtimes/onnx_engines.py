@@ -19,6 +19,7 @@ def _threads(threads: int | None) -> int:
 
 class OnnxRuntime:
     name = "onnxruntime"
+    local_pool = True
 
     def __init__(self, path: Path, device: torch.device, logits: bool, classes: int,
                  threads: int | None = None, chunk: int = 64) -> None:
@@ -65,6 +66,7 @@ class OnnxRuntime:
 
 class OpenVinoRuntime:
     name = "openvino"
+    local_pool = True
 
     def __init__(self, path: Path, logits: bool, threads: int | None = None, chunk: int = 64) -> None:
         import openvino as ov

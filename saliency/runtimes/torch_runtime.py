@@ -9,6 +9,7 @@ from saliency.runtimes.base import softmax_if
 
 class TorchRuntime:
     name = "torch"
+    local_pool = False  # torch's own pool: the work between passes shares it
 
     def __init__(self, module: nn.Module, logits: bool, device: torch.device, chunk: int = 64) -> None:
         self.module, self.logits = module, logits

@@ -1,11 +1,11 @@
 """Under concurrent load no job is lost or run twice: the bounded version of `saliency bench load`
-(app/loadbench.py) against the test stack, with a second worker racing the first for the queue."""
+(saliency_cli/load.py) against the test stack, with a second worker racing the first for the queue."""
 from __future__ import annotations
 
 import json
 import sys
 
-from saliency_cli.load import audit, percentiles, submit_all, wait_final
+from saliency_cli.loadgen import audit, percentiles, submit_all, wait_final
 from tests.support.stack import QUEUE, Proc, Service, wait_until
 
 SUBMISSIONS = 60

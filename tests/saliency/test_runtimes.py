@@ -224,3 +224,22 @@ def test_a_randomised_twin_runs_its_own_network(models: Path, monkeypatch) -> No
     x = check_batch((32, 32), CPU)
     assert twin.runtime.name == "torch" and net.runtime.name == "onnxruntime"
     assert (twin(x) - net(x)).abs().max() > 0.01
+
+
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_black_box_gives_torch_one_thread_only_beside_an_engine_with_its_own(models: Path, monkeypatch,
+                                                                           engine: str) -> None:
+    monkeypatch.setenv("SALIENCY_RUNTIME", engine)
+    net, before = load(), torch.get_num_threads()
+    seen = []
+    run = net.runtime.run
+    monkeypatch.setattr(net.runtime, "run", lambda x: (seen.append(torch.get_num_threads()), run(x))[1])
+    x = check_batch((32, 32), CPU)
+    with net.black_box():
+        net(x)
+    net(x)
+    assert seen == ([1, before] if engine == "onnx" else [before, before])
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), net.black_box():  # restored however the block ends
+        raise RuntimeError("stop")
+    assert torch.get_num_threads() == before

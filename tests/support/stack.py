@@ -99,6 +99,7 @@ def service_env(redis_server: RedisServer, models_dir: Path) -> dict[str, str]:
         "SALIENCY_MODELS_FILE": str(models_dir / "models.toml"),  # written by tiny_models_file
         "SALIENCY_DEVICE": "cpu",
         "SALIENCY_PRELOAD": "tiny",
+        "SALIENCY_DEFAULT_MODEL": "tiny",  # requests without a model (schemathesis's) stay cheap
         "SALIENCY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         "SALIENCY_PROGRESS_INTERVAL": "0.2",
         "SALIENCY_AUTH": "off",  # API keys have their own tests (test_service_security.py)

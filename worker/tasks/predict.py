@@ -38,4 +38,8 @@ def run_prediction(request_id: str, model: str, k: int = 5) -> None:
         reply = {"top": top_classes(image, model, k)}
     except SaliencyError as exc:
         reply = predict.error_reply(exc)
+    except Exception as exc:  # noqa: BLE001 - the API is waiting: answer it rather than let it time out
+        log.exception("predict %s failed", request_id)
+        failed = SaliencyError(f"the worker could not classify the picture ({type(exc).__name__}: {exc})")
+        reply = predict.error_reply(failed, status=502)
     predict.answer(job.connection, settings, request_id, reply)
