@@ -15,7 +15,7 @@ import torch
 from saliency.catalog.options import OISE_DEFAULT_CHUNK, OiseParams
 from saliency.methods.base import Classifier, MethodOutput, Progress, preferred_chunk
 from saliency.methods.masks import draw_shifts, gaussian_blur, upsample_at
-from saliency.methods.uncertainty import one_hot, stability, standard_error
+from saliency.methods.uncertainty import one_hot, reached, stability, standard_error
 
 
 def resample(mask: torch.Tensor, p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -189,13 +189,10 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
         acc.count_step()
         done = step + 1
         if params.adaptive and done % round_steps == 0 and done < steps:
-            stab = stability(acc.total, acc.counts, normalise)
-            if bool((stab >= params.target_stability).all()):
+            stab = reached(acc.total, acc.counts, normalise, params.target_stability, progress)
+            if stab is not None:
                 stopped = "target"
-                if progress is not None:
-                    progress(1.0)
                 break
-            stab = None
     else:
         stopped = "cap" if params.adaptive else "budget"
     total = acc.summed()

@@ -11,7 +11,7 @@ import torch
 from saliency.catalog.options import RiseParams
 from saliency.methods.base import Classifier, MethodOutput, Progress
 from saliency.methods.masks import gaussian_blur, upsample_shifted
-from saliency.methods.uncertainty import one_hot, stability, standard_error
+from saliency.methods.uncertainty import one_hot, reached, stability, standard_error
 
 
 @torch.inference_mode()
@@ -55,13 +55,10 @@ def rise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
             progress(done / budget)
         if params.adaptive and done >= check and done < budget:
             check += params.round_queries
-            stab = stability(acc, counts, normalise)
-            if bool((stab >= params.target_stability).all()):
+            stab = reached(acc, counts, normalise, params.target_stability, progress)
+            if stab is not None:
                 stopped = "target"
-                if progress is not None:
-                    progress(1.0)
                 break
-            stab = None
     if stab is None:
         stab = stability(acc, counts, normalise)
     scale = done * params.p_keep

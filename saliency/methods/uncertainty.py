@@ -100,6 +100,18 @@ def stability(sums: torch.Tensor, counts: torch.Tensor,
     return torch.where(r > 0, 2 * r / (1 + r), torch.zeros_like(r))
 
 
+def reached(sums: torch.Tensor, counts: torch.Tensor, normalise: Callable[[torch.Tensor], torch.Tensor],
+            target: float, progress: Callable[[float], None] | None) -> torch.Tensor | None:
+    """The adaptive rule's check after a round: the (B,) stabilities when every image reached
+    `target` (progress then jumps to 1), else None: keep sampling."""
+    stab = stability(sums, counts, normalise)
+    if not bool((stab >= target).all()):
+        return None
+    if progress is not None:
+        progress(1.0)
+    return stab
+
+
 def standard_error(sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """(B, H, W) standard error of the total sum, from the spread of the groups' estimates of it."""
     sums, counts = _filled(sums, counts)
