@@ -79,5 +79,5 @@ def end_to_end(model: str, queries: int = 2000, batch: int = 250, runs: int = 2,
     eager = torch_forward_seconds(model, queries, batch, device)
     best = min(r["seconds"] for r in explained)
     return {"model": model, "queries": queries, "batch": batch, "threads": torch.get_num_threads(),
-            "explain_runs": explained, "torch_forward_seconds": round(eager, 2),
+            "explain_runs": explained, "torch_forward_seconds": round(eager, 4),
             "ratio_warm": round(best / eager, 3), "ratio_first": round(explained[0]["seconds"] / eager, 3)}

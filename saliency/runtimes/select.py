@@ -5,8 +5,8 @@ ONNX Runtime is checked against eager torch on a fixed batch, and the faster of 
 timed at its own best chunk: saliency.runtimes.calibrate) is used; if the export or the check
 fails, the reason is logged and torch stays. On a GPU `auto` is eager torch until the GPU
 benchmark (DEVELOPERS.md) shows another path is faster and equal. OpenVINO is never picked by
-`auto`: it was no faster than ONNX Runtime here, and its idle threads slow the torch code of the
-same process (docs/benchmarks.md, Throughput). `torch`, `onnx` (ONNX Runtime) and `openvino`
+`auto`: although faster than ONNX Runtime on EfficientNet-Lite0 here, its idle threads slow the
+torch code of the same process (docs/benchmarks.md, Runtimes). `torch`, `onnx` (ONNX Runtime) and `openvino`
 force one: one that cannot run or fails the check is an error, not a silent fallback. A user's
 .onnx file has no torch network: its engines are checked against ONNX Runtime instead.
 

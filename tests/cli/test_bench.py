@@ -37,7 +37,7 @@ def test_end_to_end_times_a_whole_explain_process(tiny_models, tmp_path, capsys)
     res = json.loads(out.read_text())
     [run] = res["explain_runs"]
     assert run["queries"] == 40 and run["seconds"] > run["method_seconds"] > 0
-    assert res["ratio_first"] == pytest.approx(run["seconds"] / res["torch_forward_seconds"], rel=0.01)
+    assert res["ratio_first"] == pytest.approx(run["seconds"] / res["torch_forward_seconds"], rel=0.05)  # both rounded
     assert "fresh runtime cache" in capsys.readouterr().out
 
 

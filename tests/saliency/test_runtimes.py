@@ -243,3 +243,30 @@ def test_black_box_gives_torch_one_thread_only_beside_an_engine_with_its_own(mod
     with pytest.raises(RuntimeError), net.black_box():  # restored however the block ends
         raise RuntimeError("stop")
     assert torch.get_num_threads() == before
+
+
+def test_explain_runs_black_box_methods_and_metrics_beside_the_engine_and_gradients_on_torchs_threads(
+        models: Path, monkeypatch) -> None:
+    from PIL import Image
+
+    import saliency.methods.gradcam as gradcam
+    from saliency.explain import explain
+
+    monkeypatch.setenv("SALIENCY_RUNTIME", "onnx")
+    net, before = load(), torch.get_num_threads()
+    seen: list[int] = []
+    run = net.runtime.run
+    monkeypatch.setattr(net.runtime, "run", lambda x: (seen.append(torch.get_num_threads()), run(x))[1])
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    explain(Image.fromarray(image), model=net, method="oise", params={"queries": 40, "chains": 20},
+            metrics="deletion")
+    assert seen[0] == before and set(seen[1:]) == {1}  # the prediction first, then method and metric
+    threads_in_gradcam: list[int] = []
+
+    class Recording(gradcam.LayerGradCam):
+        def attribute(self, *args, **kwargs):
+            threads_in_gradcam.append(torch.get_num_threads())
+            return super().attribute(*args, **kwargs)
+    monkeypatch.setattr(gradcam, "LayerGradCam", Recording)
+    explain(Image.fromarray(image), model=net, method="gradcam")
+    assert threads_in_gradcam and set(threads_in_gradcam) == {before} and torch.get_num_threads() == before
