@@ -21,8 +21,8 @@ says how much of the map is sampling noise. Two outputs:
   range, depends on the post-processing offset and says nothing about whether the ranking of
   regions (what deletion, insertion and pointing read) is stable. The correction assumes the
   noise of a half is twice that of the whole (independent groups; exact for sums); whether the
-  number predicts the agreement with a 16000-query reference map is measured in
-  docs/benchmarks.md ("Stability and adaptive stopping").
+  number predicts the agreement with a 16000-query reference map is what `saliency bench
+  adaptive` measures (docs/benchmarks.md, "Stability and adaptive stopping").
 
 * `standard_error` (a map), the per-pixel standard error of the sum: each group's sum scaled to
   the full budget is one estimate of S, and the spread of the G estimates over sqrt(G) is the
