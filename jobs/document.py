@@ -19,12 +19,17 @@ class Links(BaseModel):
     saliency_png: str = Field(description="colour heatmap")
     overlay_png: str = Field(description="heatmap blended over the image")
     cancel: str = Field(description="POST here to cancel the job (DELETE `self` removes a final job's data)")
+    uncertainty_npy: str = Field(description="float32 per-pixel standard error of the map, image height x "
+                                             "width, in the map's units (sampling methods: oise, rise)")
+    uncertainty_png: str = Field(description="the uncertainty as a heatmap scaled to its own range "
+                                             "(sampling methods: oise, rise)")
 
     @classmethod
     def for_job(cls, job_id: str) -> "Links":
         base = f"/jobs/{job_id}"
         return cls(self=base, saliency_npy=f"{base}/saliency.npy", saliency_png=f"{base}/saliency.png",
-                   overlay_png=f"{base}/overlay.png", cancel=f"{base}/cancel")
+                   overlay_png=f"{base}/overlay.png", cancel=f"{base}/cancel",
+                   uncertainty_npy=f"{base}/uncertainty.npy", uncertainty_png=f"{base}/uncertainty.png")
 
 
 HELD = Field(False, description="true while the job waits because its API key already has "
@@ -62,6 +67,12 @@ class Result(BaseModel):
     device: str
     artifacts: dict[str, str] = Field(description="artifact name -> URL path")
     metrics: dict[str, MetricValue] | None = Field(None, description="the requested metrics of the map")
+    stability: float | None = Field(
+        None, description="sampling methods (oise, rise): split-half reliability of the map, 0..1: the "
+                          "expected correlation with a map from another seed at the same budget (README)")
+    stopped: Literal["budget", "target", "cap"] | None = Field(
+        None, description="sampling methods: budget (fixed queries spent), target (target_stability "
+                          "reached), cap (max_queries spent before the target)")
 
 
 class ImageInfo(BaseModel):
@@ -104,15 +115,20 @@ class JobView(Lifecycle):
         result = None
         if state.summary is not None:
             s = state.summary
+            artifacts = {"saliency.npy": links.saliency_npy, "saliency.png": links.saliency_png,
+                         "overlay.png": links.overlay_png}
+            if "stability" in s:  # a sampling method: it stored its uncertainty
+                artifacts |= {"uncertainty.npy": links.uncertainty_npy, "uncertainty.png": links.uncertainty_png}
             result = Result(
                 target=Prediction(**s["target"]),
                 top5=[Prediction(**p) for p in s["top5"]],
                 queries=s["queries"],
                 seconds=s["seconds"],
                 device=s.get("device", ""),
-                artifacts={"saliency.npy": links.saliency_npy, "saliency.png": links.saliency_png,
-                           "overlay.png": links.overlay_png},
+                artifacts=artifacts,
                 metrics=s.get("metrics"),
+                stability=s.get("stability"),
+                stopped=s.get("stopped"),
             )
         return cls(
             job_id=state.job_id,

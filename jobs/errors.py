@@ -26,6 +26,13 @@ class JobConflict(SaliencyError):
     code = "conflict"
 
 
+class NoArtifact(SaliencyError):
+    """The job finished, but its method does not make this artifact (uncertainty of occlusion)."""
+
+    status = 404
+    code = "no_artifact"
+
+
 class BatchNotFound(SaliencyError):
     status = 404
     code = "batch_not_found"

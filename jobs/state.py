@@ -16,7 +16,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from jobs import meta, queue, webhooks
-from jobs.errors import JobConflict, JobExpired, JobNotFound
+from jobs.errors import JobConflict, JobExpired, JobNotFound, NoArtifact
 from jobs.events import Events, NoEvents
 from jobs.index import JobIndex
 from jobs.settings import Settings
@@ -131,6 +131,10 @@ class Jobs:
         if state.status != "finished":
             raise JobConflict(f"job {job_id} is {state.status}; artifacts exist once it has finished")
         data = self.store.get_artifact(job_id, name)
+        if data is None and name.startswith("uncertainty.") and state.summary is not None \
+                and "stability" not in state.summary:
+            raise NoArtifact(f"job {job_id} ran {state.request.get('method')!r}, which measures no "
+                              "uncertainty (only the sampling methods oise and rise do)")
         if data is None:
             raise JobExpired(f"the results of job {job_id} have expired")
         return data

@@ -4,7 +4,8 @@ Workers on other machines share nothing with the API but Redis, so everything a 
 produces lives here, each key with a TTL (key names: jobs.keys):
 
     upload   the uploaded bytes, until a worker has used them (upload_ttl)
-    result   hash: summary JSON, gzipped .npy map, heatmap and overlay PNGs (result_ttl)
+    result   hash: summary JSON, gzipped .npy map, heatmap and overlay PNGs, and for sampling
+             methods the gzipped .npy uncertainty and its heatmap (result_ttl)
     cancel   set by a cancel request; the worker's progress callback checks it (record_ttl)
     job      that the id was issued, and to which API key name, kept longer than the data so
              that an expired job answers 410 Gone instead of 404 (record_ttl)
@@ -26,6 +27,8 @@ ARTIFACTS = {
     "saliency.npy": "saliency.npy.gz",
     "saliency.png": "saliency.png",
     "overlay.png": "overlay.png",
+    "uncertainty.npy": "uncertainty.npy.gz",  # sampling methods only (OISE, RISE)
+    "uncertainty.png": "uncertainty.png",
 }
 SUMMARY = "summary.json"
 

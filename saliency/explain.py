@@ -1,6 +1,7 @@
 """One call from an image to an explanation: load, preprocess, predict, run a method, resize back."""
 from __future__ import annotations
 
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -41,13 +42,23 @@ class Explanation:
     runtime: str = ""  # the engine that ran the forward passes, e.g. "onnxruntime 1.32.0"
     # requested metrics, e.g. {"deletion": {"auc": 0.1, "queries": 225}}; omitted when none
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # sampling methods (OISE, RISE): split-half reliability of the map (0..1, see
+    # saliency.methods.uncertainty), the per-pixel standard error at the image's size in the map's
+    # units, and why sampling stopped ("budget", "target", "cap"); None for other methods
+    stability: float | None = None
+    uncertainty: np.ndarray | None = None
+    stopped: str | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Everything but the map, JSON-ready."""
+        """Everything but the maps, JSON-ready; stability and stopped only for sampling methods."""
         out = asdict(self)
         out.pop("saliency")
+        out.pop("uncertainty")
         if not out["metrics"]:
             out.pop("metrics")
+        if out["stability"] is None and out["stopped"] is None:
+            out.pop("stability")
+            out.pop("stopped")
         return out
 
 
@@ -73,8 +84,9 @@ def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = 
     method_progress, metric_progress = _split_progress(progress, parsed, metric_names, x.shape[-2:])
     with net.black_box() if spec.needs == "black-box" else nullcontext():  # gradients: torch's threads
         out = spec.fn(net, x, torch.tensor([idx], device=net.device), parsed, method_progress)
-    saliency = F.interpolate(out.maps[:1, None].float(), size=(img.height, img.width), mode="bilinear",
-                             align_corners=False)[0, 0]
+    saliency = _to_image(out.maps, img)
+    uncertainty = _to_image(out.uncertainty, img) if out.uncertainty is not None else None
+    stability = float(out.stability[0]) if out.stability is not None else None
     seconds = time.perf_counter() - start  # the explanation's time; metrics are extra work
     with net.black_box():  # the metrics are forward passes only
         scores = compute_metrics(metric_names, net, x, out.maps[0], idx, metric_progress)
@@ -90,7 +102,16 @@ def explain(image: Image.Image | str | Path | bytes, model: str | LoadedModel = 
         device=str(net.device),
         runtime=f"{net.runtime.name} {net.runtime.version}",
         metrics=scores,
+        stability=None if stability is None or math.isnan(stability) else round(stability, 4),
+        uncertainty=None if uncertainty is None else uncertainty.cpu().numpy().astype(np.float32),
+        stopped=out.stopped,
     )
+
+
+def _to_image(maps: torch.Tensor, img: Image.Image) -> torch.Tensor:
+    """The first map of a (B, h, w) batch resized to the image's (height, width)."""
+    return F.interpolate(maps[:1, None].float(), size=(img.height, img.width), mode="bilinear",
+                         align_corners=False)[0, 0]
 
 
 def _split_progress(progress: Progress | None, parsed: Any, metrics: list[str],
@@ -99,5 +120,5 @@ def _split_progress(progress: Progress | None, parsed: Any, metrics: list[str],
     if progress is None or not metrics:
         return progress, progress
     extra = metric_queries(*size) * len(metrics)
-    share = (q := getattr(parsed, "queries", extra)) / (q + extra)
+    share = (q := getattr(parsed, "budget", getattr(parsed, "queries", extra))) / (q + extra)
     return (lambda f: progress(share * f)), (lambda f: progress(share + (1 - share) * f))

@@ -50,7 +50,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from saliency.render import heatmap, overlay
 
     params = json_object(args.params, "--params")
-    for key in ("queries", "seed"):
+    for key in ("queries", "seed", "target_stability", "max_queries"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
     image = open_image(Path(args.image))
@@ -65,10 +65,16 @@ def cmd_explain(args: argparse.Namespace) -> None:
     np.save(out / "saliency.npy", result.saliency)
     heatmap(result.saliency).save(out / "saliency.png")
     overlay(image, result.saliency).save(out / "overlay.png")
+    if result.uncertainty is not None:
+        np.save(out / "uncertainty.npy", result.uncertainty)
+        heatmap(result.uncertainty).save(out / "uncertainty.png")
     (out / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     t = result.target
     print(f"{t.label} ({t.index}) p={t.score:.3f}  {result.queries} queries  {result.seconds:.1f} s  "
           f"on {result.runtime}  -> {out}")
+    if result.stopped is not None:
+        stab = "n/a" if result.stability is None else f"{result.stability:.3f}"
+        print(f"stability {stab}  (stopped: {result.stopped})")
     for name, value in result.metrics.items():
         print(f"{name} AUC {value['auc']:.4f}  ({value['queries']} queries)")
 
@@ -93,13 +99,17 @@ def cmd_models(args: argparse.Namespace) -> None:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     from saliency.models import DEFAULT_MODEL
 
-    p = sub.add_parser("explain", help="explain one image; writes saliency.npy/.png, overlay.png, result.json")
+    p = sub.add_parser("explain", help="explain one image; writes saliency.npy/.png, overlay.png, result.json "
+                                       "and, for oise and rise, uncertainty.npy/.png")
     p.add_argument("image")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--target", default=None, help="class index or label; default: top-1")
     p.add_argument("--method", default="oise")
     p.add_argument("--queries", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--target-stability", type=float, default=None,
+                   help="oise, rise: query in rounds until the map's stability reaches this (0..1)")
+    p.add_argument("--max-queries", type=int, default=None, help="oise, rise: the cap of --target-stability")
     p.add_argument("--params", default=None, help='method options as JSON, e.g. \'{"chains": 1}\'')
     p.add_argument("--out", required=True)
     p.add_argument("--metrics", default=None, help="comma-separated metrics of the map, written to "

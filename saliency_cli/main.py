@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from saliency.errors import SaliencyError
-from saliency_cli import (bench, docs, explain, localisation, load, reconstruction, responsiveness, serve,
-                          train_generator)
+from saliency_cli import (adaptive, bench, docs, explain, localisation, load, reconstruction, responsiveness,
+                          serve, train_generator)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="bench", required=True)
     bench.add_parser(benches)
     localisation.add_parser(benches)
+    adaptive.add_parser(benches)
     load.add_parser(benches)
     responsiveness.add_parser(benches)
     reconstruction.add_parser(benches)

@@ -108,8 +108,12 @@ _ARTIFACT_DOC = "409 until the job has finished; 410 once its results have expir
             description="The float32 map (image height x width) as written by numpy.save; gzip "
                         "Content-Encoding when the client accepts it. " + _ARTIFACT_DOC)
 def saliency_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
-    packed = jobs.artifact(job_id, "saliency.npy")  # stored gzipped
-    headers = {"Content-Disposition": f'attachment; filename="{job_id}-saliency.npy"', "Vary": "Accept-Encoding"}
+    return _npy_response(jobs, job_id, "saliency.npy", request)
+
+
+def _npy_response(jobs: JobsDep, job_id: str, name: str, request: Request) -> Response:
+    packed = jobs.artifact(job_id, name)  # stored gzipped
+    headers = {"Content-Disposition": f'attachment; filename="{job_id}-{name}"', "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
         headers["Content-Encoding"] = "gzip"
         return Response(packed, media_type="application/octet-stream", headers=headers)
@@ -121,6 +125,23 @@ def saliency_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
             description="The map as a colour heatmap at the image's size. " + _ARTIFACT_DOC)
 def saliency_png(job_id: str, jobs: JobsDep, request: Request) -> Response:
     return _picture(jobs, job_id, "saliency.png", request)
+
+
+@router.get("/jobs/{job_id}/uncertainty.npy", tags=["artifacts"], response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}, **errors(404, 409, 410)},
+            description="Sampling methods (oise, rise): the per-pixel standard error of the map, float32, "
+                        "image height x width, in the map's units (numpy.save); gzip Content-Encoding "
+                        "when the client accepts it. 404 for other methods. " + _ARTIFACT_DOC)
+def uncertainty_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
+    return _npy_response(jobs, job_id, "uncertainty.npy", request)
+
+
+@router.get("/jobs/{job_id}/uncertainty.png", tags=["artifacts"], response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, **errors(404, 409, 410)},
+            description="Sampling methods (oise, rise): the uncertainty as a heatmap at the image's size, "
+                        "scaled to its own range. 404 for other methods. " + _ARTIFACT_DOC)
+def uncertainty_png(job_id: str, jobs: JobsDep) -> Response:
+    return _artifact_response(jobs, job_id, "uncertainty.png", "image/png")
 
 
 @router.get("/jobs/{job_id}/overlay.png", tags=["artifacts"], response_class=Response,

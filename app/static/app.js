@@ -1,7 +1,7 @@
 // The web page's form: pick a picture, model, method and target, submit, watch the progress.
 // Plain JavaScript modules against the public API; no build step, no libraries.
 import { ApiError, api, getKey, releaseAll, setKey } from "./api.js";
-import { applyOpacity, showResult, watchRecon } from "./result.js";
+import { applyLayer, applyOpacity, showResult, watchRecon } from "./result.js";
 import { $, clearError, option, pct, showError, sleep } from "./ui.js";
 
 const POLL_MS = 500;
@@ -236,6 +236,7 @@ $("key-apply").addEventListener("click", () => {
 });
 $("model").addEventListener("change", onModelChange);
 $("opacity").addEventListener("input", applyOpacity);
+$("show-uncertainty").addEventListener("change", applyLayer);
 $("explain-form").addEventListener("submit", onSubmit);
 $("cancel").addEventListener("click", onCancel);
 setUpDrop();

@@ -1,5 +1,6 @@
 // Showing a finished job: the original beside the heatmap over it (opacity set live in the
-// browser), the top 5, the metrics, the downloads; then the reconstructions when asked for.
+// browser; for sampling methods a toggle swaps in the uncertainty heatmap and the stability is
+// shown), the top 5, the metrics, the downloads; then the reconstructions when asked for.
 import { api, blobUrl, getKey, keep, url } from "./api.js";
 import { $, pct, showError, sleep } from "./ui.js";
 
@@ -7,11 +8,14 @@ export async function showResult(job, pictureUrl) {
   const r = job.result;
   $("original").src = pictureUrl;
   $("overlay-base").src = pictureUrl;
+  layers.saliency = layers.uncertainty = null;
   try {
-    $("heatmap").src = await blobUrl(r.artifacts["saliency.png"]);
+    layers.saliency = await blobUrl(r.artifacts["saliency.png"]);
   } catch (err) {
     showError(err, "Could not load the heatmap");
   }
+  showUncertaintyToggle(r);
+  applyLayer();
   applyOpacity();
   showTop5(r);
   showMetrics(r.metrics || {});
@@ -20,11 +24,43 @@ export async function showResult(job, pictureUrl) {
     download(r.artifacts["saliency.npy"], `${job.job_id}-saliency.npy`, "Saliency map (NumPy .npy, float32)"),
     download(r.artifacts["saliency.png"], `${job.job_id}-saliency.png`, "Heatmap (PNG)"),
     download(r.artifacts["overlay.png"], `${job.job_id}-overlay.png`, "Heatmap over the picture (PNG)"),
+    ...(r.artifacts["uncertainty.npy"] ? [
+      download(r.artifacts["uncertainty.npy"], `${job.job_id}-uncertainty.npy`,
+        "Uncertainty: per-pixel standard error of the map (NumPy .npy, float32)"),
+      download(r.artifacts["uncertainty.png"], `${job.job_id}-uncertainty.png`, "Uncertainty heatmap (PNG)"),
+    ] : []),
     download(json, `${job.job_id}-result.json`, "Result (JSON)", true),
   );
   $("explained").textContent = `Explained class: ${r.target.label} (class ${r.target.index}), ` +
     `probability ${pct(r.target.score)}; method ${job.method} on ${job.model}.`;
   $("result").hidden = false;
+}
+
+// The heatmap layer shows the map or, toggled, its uncertainty (sampling methods only).
+const layers = { saliency: null, uncertainty: null };
+
+function showUncertaintyToggle(r) {
+  const has = r.stability !== undefined && r.stability !== null && r.artifacts["uncertainty.png"];
+  $("layer-box").hidden = !has;
+  $("show-uncertainty").checked = false;
+  if (!has) {
+    $("stability").textContent = "";
+    return;
+  }
+  const stopped = { target: "target reached", cap: "query cap spent before the target", budget: "fixed budget" };
+  $("stability").textContent = `Stability ${r.stability.toFixed(2)} (${r.queries} queries, ` +
+    `${stopped[r.stopped] || r.stopped})` + (r.stability < 0.9 ? ": the map is noisy, spend more queries" : "");
+  blobUrl(r.artifacts["uncertainty.png"]).then((u) => { layers.uncertainty = u; applyLayer(); })
+    .catch((err) => showError(err, "Could not load the uncertainty"));
+}
+
+export function applyLayer() {
+  const unsure = $("show-uncertainty").checked && layers.uncertainty;
+  const src = unsure ? layers.uncertainty : layers.saliency;
+  if (src) $("heatmap").src = src;
+  $("heatmap").alt = unsure
+    ? "Uncertainty heatmap over the picture: warm colours mark where the map is least sure"
+    : "Saliency heatmap over the picture: warm colours mark the regions the class score rests on";
 }
 
 export function applyOpacity() {

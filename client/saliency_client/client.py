@@ -21,6 +21,7 @@ from saliency_client.models import Batch, BatchSubmitted, Job, JobPage, Submitte
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 ARTIFACTS = ("saliency.npy", "saliency.png", "overlay.png")
+UNCERTAINTY = ("uncertainty.npy", "uncertainty.png")  # sampling methods (oise, rise) only
 # Answers worth waiting out while polling: rate limited, Redis restarting, a proxy in between.
 _TRANSIENT = frozenset({429, 502, 503, 504})
 
@@ -134,21 +135,24 @@ class Client:
             time.sleep(pause)
 
     def artifact(self, job: JobRef, name: str) -> bytes:
-        """One of saliency.npy (numpy.save bytes), saliency.png, overlay.png."""
-        if name not in ARTIFACTS:
-            raise ValueError(f"artifact must be one of {', '.join(ARTIFACTS)}; got {name!r}")
+        """One of saliency.npy (numpy.save bytes), saliency.png, overlay.png; for oise and rise
+        also uncertainty.npy, uncertainty.png."""
+        if name not in ARTIFACTS + UNCERTAINTY:
+            raise ValueError(f"artifact must be one of {', '.join(ARTIFACTS + UNCERTAINTY)}; got {name!r}")
         return self._request("GET", f"/jobs/{_job_id(job)}/{name}").content
 
     def fetch(self, job: JobRef, out_dir: str | os.PathLike) -> dict[str, Path]:
-        """Write a finished job's saliency.npy, saliency.png, overlay.png and result.json (the job
-        document) into `out_dir`; returns name -> path. JobNotFinished otherwise."""
+        """Write a finished job's saliency.npy, saliency.png, overlay.png, result.json (the job
+        document) and, when its method made them, uncertainty.npy and uncertainty.png into
+        `out_dir`; returns name -> path. JobNotFinished otherwise."""
         state = self.status(job)
         if state.status != "finished":
             raise JobNotFinished(state)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written = {}
-        for name in ARTIFACTS:
+        made = state.result.artifacts if state.result is not None else {}
+        for name in ARTIFACTS + tuple(n for n in UNCERTAINTY if n in made):
             written[name] = out / name
             written[name].write_bytes(self.artifact(state, name))
         written["result.json"] = out / "result.json"

@@ -25,6 +25,8 @@ class Links(_Model):
     saliency_png: str
     overlay_png: str
     cancel: str | None = None  # POST here to cancel (APIs before it: DELETE self)
+    uncertainty_npy: str | None = None  # sampling methods (oise, rise) only
+    uncertainty_png: str | None = None
 
 
 class Submitted(_Model):
@@ -58,6 +60,8 @@ class Result(_Model):
     device: str
     artifacts: dict[str, str]
     metrics: dict[str, MetricValue] | None = None
+    stability: float | None = None  # sampling methods (oise, rise): split-half reliability, 0..1
+    stopped: str | None = None  # sampling methods: budget, target or cap
 
 
 class ImageInfo(_Model):

@@ -39,8 +39,8 @@ class MethodInfo:
             return self.options.model_validate(raw or {})
         except ValidationError as exc:
             err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "params"
-            raise InvalidParams(f"params.{field}", err["msg"]) from None
+            field = ".".join(str(p) for p in err["loc"])  # empty: a rule across options
+            raise InvalidParams(f"params.{field}" if field else "params", err["msg"]) from None
 
     def schema(self) -> dict[str, Any]:
         """The options as JSON Schema (GET /methods)."""

@@ -21,7 +21,34 @@ def oise_chunk(device_type: str) -> int:
     return OISE_CPU_CHUNK if device_type == "cpu" else OISE_DEFAULT_CHUNK
 
 
-class OiseParams(BaseModel):
+class Sampling(BaseModel):
+    """What OISE and RISE share: a fixed budget or the adaptive stopping rule, and the groups of
+    independent chains or masks that measure how stable the map is (saliency.methods.uncertainty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_stability: float | None = Field(
+        None, gt=0, lt=1, description="adaptive: stop at the first round whose map reaches this stability "
+        "(split-half reliability, 0..1), `queries` then unused; null: spend exactly `queries`")
+    max_queries: int = Field(8000, ge=1, le=1_000_000,
+                             description="adaptive: the query cap per image when the target is not reached")
+    round_queries: int = Field(500, ge=1, le=1_000_000,
+                               description="adaptive: queries per image between stability checks")
+    groups: int = Field(8, ge=2, le=64, multiple_of=2,
+                        description="independent groups of chains (OISE) or masks (RISE) the stability "
+                        "and the uncertainty map are measured from; never changes the map")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.target_stability is not None
+
+    @property
+    def budget(self) -> int:
+        """The most queries per image this run may spend (before rounding up to whole steps)."""
+        return self.max_queries if self.adaptive else self.queries  # type: ignore[attr-defined]
+
+
+class OiseParams(Sampling):
     """Defaults are the authors' except `chains`, `queries` and `weighting` (authors: 1 chain, 5000
     queries, unweighted); docs/benchmarks.md has the numbers they were chosen by."""
 
@@ -40,9 +67,6 @@ class OiseParams(BaseModel):
     postprocess: Literal["authors", "minmax", "none"] = Field(
         "authors", description="authors: S - mean_offset*mean(S), clamp at 0, / max")
     mean_offset: float = Field(0.96, ge=0, le=1, description="the factor in S - offset x mean(S)")
-    early_stop: bool = Field(False, description="stop when the normalised map stops changing")
-    tol: float = Field(0.01, gt=0, le=1, description="early stop: max change of the normalised map")
-    check_every: int = Field(10, ge=1, description="early stop: steps between checks")
     batch_size: int | None = Field(None, ge=1, description="images per forward pass (never changes the "
                                    "map); default the runtime's chunk, measured on its device, or for a "
                                    f"plain function {OISE_CPU_CHUNK} on a CPU, {OISE_DEFAULT_CHUNK} on a GPU")
@@ -54,9 +78,7 @@ class OiseParams(BaseModel):
         return cls(**{"chains": 1, "queries": 5000, "weighting": "none", **overrides})
 
 
-class RiseParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RiseParams(Sampling):
     queries: int = Field(4000, ge=1, le=1_000_000, description="random masks (N) per image")
     grid: int = Field(8, ge=2, le=64, description="mask cells per side (s)")
     p_keep: float = Field(0.5, gt=0, lt=1, description="probability a cell is kept")

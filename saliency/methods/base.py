@@ -29,6 +29,11 @@ def preferred_chunk(model: Classifier, default: int) -> int:
 class MethodOutput:
     maps: torch.Tensor  # (B, H, W) float32 at the model's input resolution
     queries: int  # model queries spent per image
+    # sampling methods (saliency.methods.uncertainty): (B,) split-half reliability of each map and
+    # (B, H, W) per-pixel standard error in the map's units; None for methods that do not sample
+    stability: torch.Tensor | None = None
+    uncertainty: torch.Tensor | None = None
+    stopped: str | None = None  # "budget" (fixed), "target" (reached) or "cap" (adaptive, cap spent)
 
 
 class MethodFn(Protocol):

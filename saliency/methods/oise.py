@@ -15,6 +15,7 @@ import torch
 from saliency.catalog.options import OiseParams, oise_chunk
 from saliency.methods.base import Classifier, MethodOutput, Progress, preferred_chunk
 from saliency.methods.masks import draw_shifts, gaussian_blur, upsample_at
+from saliency.methods.uncertainty import one_hot, reached, stability, standard_error
 
 
 def resample(mask: torch.Tensor, p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -59,16 +60,43 @@ def postprocess(s: torch.Tensor, mode: str, offset: float) -> torch.Tensor:
     return (flat / torch.where(peak > 0, peak, torch.ones_like(peak))).view_as(s)
 
 
+def postprocess_scale(s: torch.Tensor, mode: str, offset: float) -> torch.Tensor:
+    """(B,) the divisor `postprocess` applies to each sum: the map's units are sum / scale."""
+    flat = s.flatten(1)
+    if mode == "none":
+        return torch.ones(s.shape[0], device=s.device)
+    if mode == "authors":
+        flat = (flat - offset * flat.mean(dim=1, keepdim=True)).clamp_min(0)
+    else:
+        flat = flat - flat.min(dim=1, keepdim=True).values
+    peak = flat.max(dim=1).values
+    return torch.where(peak > 0, peak, torch.ones_like(peak))
+
+
+# OISE with fewer chains than groups (the authors' single chain) groups its queries by blocks of
+# this many steps instead of by chain: batch means, which need blocks longer than the chain's memory.
+BLOCK_STEPS = 16
+
+
 class _Sum:
-    """Per-image sums of masks, S (B, H, W), fed one forward chunk of chains at a time.
+    """Per-image, per-group sums of masks, S (B, G, H, W), fed one forward chunk of chains at a time.
 
     Chains are laid out image-major (rows i*k .. (i+1)*k - 1 belong to image i), so a chunk of
     rows splits into at most a few runs of one image each; nothing of size chains x H x W is kept.
+    Chain c of an image belongs to group c mod G (saliency.methods.uncertainty); the map is the sum
+    over groups, so the groups never change it.
     """
 
-    def __init__(self, b: int, k: int, size: tuple[int, int], device: torch.device) -> None:
-        self.k, self.size = k, size
-        self.total = torch.zeros(b, *size, device=device)
+    def __init__(self, b: int, k: int, g: int, size: tuple[int, int], device: torch.device) -> None:
+        self.k, self.g, self.size = k, g, size
+        self.total = torch.zeros(b, g, *size, device=device)
+        self.counts = torch.zeros(g, device=device)  # queries per group, per image
+        self.groups = torch.arange(k, device=device) % g
+
+    def set_step(self, step: int) -> None:
+        """Group of each chain at this step: its own (c mod G), or by block of steps with few chains."""
+        chain = torch.arange(self.k, device=self.total.device)
+        self.groups = chain % self.g if self.k >= self.g else (chain + self.k * (step // BLOCK_STEPS)) % self.g
 
     def pieces(self, lo: int, hi: int) -> list[tuple[int, slice]]:
         """(image, its rows within the chunk [lo, hi), counted from lo)."""
@@ -76,33 +104,48 @@ class _Sum:
                 for i in range(lo // self.k, (hi - 1) // self.k + 1)]
 
     def add(self, lo: int, hi: int, masks: torch.Tensor, weights: torch.Tensor | None = None) -> None:
-        """S[image] += sum over its rows of weight x mask (weight 1 when None)."""
+        """S[image, group] += sum over its rows in that group of weight x mask (weight 1 when None)."""
         for i, rows in self.pieces(lo, hi):
             part = masks[rows].flatten(1)
-            w = torch.ones(part.shape[0], device=part.device) if weights is None else weights[rows]
-            self.total[i] += (w @ part).view(self.size)
+            chains = torch.arange(rows.start + lo, rows.stop + lo, device=part.device) - i * self.k
+            w = None if weights is None else weights[rows]
+            self.total[i] += (one_hot(self.groups[chains], self.g, w) @ part).view(self.g, *self.size)
+
+    def count_step(self) -> None:
+        self.counts += one_hot(self.groups, self.g).sum(1)
+
+    def summed(self) -> torch.Tensor:
+        return self.total.sum(1)
 
 
 @torch.inference_mode()
 def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
          params: OiseParams, progress: Progress | None = None) -> MethodOutput:
-    """Saliency maps (B, H, W) for a batch of normalised images and one target class each.
+    """Saliency maps (B, H, W) for a batch of normalised images and one target class each, with
+    their stability and per-pixel standard error (saliency.methods.uncertainty).
+
+    A fixed budget (`target_stability` None) runs ceil(queries / chains) steps. The adaptive rule
+    checks the stability every round of ceil(round_queries / chains) steps and stops once every
+    image of the batch reaches `target_stability`, or when the cap `max_queries` is spent.
 
     Only the chains' coarse grids (chains x s x s) live across steps; image-sized masks exist one
     forward chunk at a time. The random numbers are drawn for all chains at once, in the order of
-    the per-chain implementation before it (dc2e42f), so the chunk size never changes a map.
+    the per-chain implementation before it (dc2e42f), so the chunk size never changes a map, and
+    an adaptive run that stops at q queries draws the map a fixed budget of q would.
     """
     b, _, h, w = inputs.shape
+    budget = params.budget
     # never more chains than queries: a small budget must not be rounded up to a whole batch
-    k, s, dev = min(params.chains, params.queries), params.grid, inputs.device
+    k, s, dev = min(params.chains, budget), params.grid, inputs.device
     n, size = b * k, (h, w)
     gen = torch.Generator(device=dev).manual_seed(params.seed)
-    steps = math.ceil(params.queries / k)
+    steps = math.ceil(budget / k)
+    round_steps = max(1, math.ceil(params.round_queries / k))
     base = torch.zeros_like(inputs) if params.baseline == "mean" else gaussian_blur(inputs)
     delta = inputs - base
     tgt = target.to(dev).repeat_interleave(k)
     chunk = params.batch_size or preferred_chunk(model, oise_chunk(dev.type))
-    acc = _Sum(b, k, size, dev)
+    acc = _Sum(b, k, params.groups, size, dev)
 
     def query(mask: torch.Tensor, shifts: torch.Tensor, step: int) -> torch.Tensor:
         p = torch.empty(n, device=dev)
@@ -124,14 +167,15 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
             hi = min(lo + chunk, n)
             acc.add(lo, hi, upsample_at(mask[lo:hi], size, shifts[lo:hi]))
 
-    def maps() -> torch.Tensor:
-        return postprocess(acc.total.clone(), params.postprocess, params.mean_offset)
+    def normalise(total: torch.Tensor) -> torch.Tensor:
+        return postprocess(total.clone(), params.postprocess, params.mean_offset)
 
     mask = (torch.rand(n, s, s, device=dev, generator=gen) > 1 - params.p_init).float()
     shifts = draw_shifts(n, s, size, gen, dev)
     p_prev = torch.zeros(n, device=dev)
-    last_map, done = None, 0
+    done, stab, stopped = 0, None, "budget"
     for step in range(steps):
+        acc.set_step(step)
         p = query(mask, shifts, step)
         dp = p - p_prev
         new = resample(mask, p, torch.rand(mask.shape, device=dev, generator=gen))
@@ -142,10 +186,19 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
         shifts = draw_shifts(n, s, size, gen, dev)
         if params.weighting == "none":
             accumulate_unweighted(mask, shifts)  # the authors accumulate the revised (next) mask
+        acc.count_step()
         done = step + 1
-        if params.early_stop and done % params.check_every == 0:
-            cur = maps()
-            if last_map is not None and (cur - last_map).abs().max() < params.tol:
+        if params.adaptive and done % round_steps == 0 and done < steps:
+            stab = reached(acc.total, acc.counts, normalise, params.target_stability, progress)
+            if stab is not None:
+                stopped = "target"
                 break
-            last_map = cur
-    return MethodOutput(maps=maps().float(), queries=done * k)
+    else:
+        stopped = "cap" if params.adaptive else "budget"
+    total = acc.summed()
+    if stab is None:
+        stab = stability(acc.total, acc.counts, normalise)
+    scale = postprocess_scale(total, params.postprocess, params.mean_offset)
+    return MethodOutput(maps=normalise(total).float(), queries=done * k, stability=stab.float(),
+                        uncertainty=(standard_error(acc.total, acc.counts) / scale.view(-1, 1, 1)).float(),
+                        stopped=stopped)

@@ -60,7 +60,12 @@ def test_explain_end_to_end(client: httpx.Client, running_worker: Service, uploa
     assert result["target"]["label"] == labels[result["target"]["index"]]
     assert result["top5"][0] == result["target"]
     assert 0 < result["target"]["score"] <= 1
-    assert set(result["artifacts"]) == {"saliency.npy", "saliency.png", "overlay.png"}
+    assert set(result["artifacts"]) == {"saliency.npy", "saliency.png", "overlay.png", "uncertainty.npy",
+                                        "uncertainty.png"}
+    assert 0 <= result["stability"] <= 1 and result["stopped"] == "budget"
+    unsure = np.load(io.BytesIO(client.get(result["artifacts"]["uncertainty.npy"]).content))
+    assert unsure.dtype == np.float32 and unsure.shape == (upload.height, upload.width)
+    assert np.isfinite(unsure).all() and (unsure >= 0).all()
 
     npy = client.get(result["artifacts"]["saliency.npy"])  # httpx asks for gzip and decodes it
     assert npy.status_code == 200
@@ -74,11 +79,32 @@ def test_explain_end_to_end(client: httpx.Client, running_worker: Service, uploa
     assert "content-encoding" not in plain.headers
     assert np.array_equal(np.load(io.BytesIO(plain.content)), saliency)
 
-    for name in ("saliency.png", "overlay.png"):
+    for name in ("saliency.png", "overlay.png", "uncertainty.png"):
         png = client.get(result["artifacts"][name])
         assert png.status_code == 200 and png.headers["content-type"] == "image/png"
         img = Image.open(io.BytesIO(png.content))
         assert img.format == "PNG" and img.size == (upload.width, upload.height)
+
+
+def test_adaptive_job_reports_its_stability_and_queries(client: httpx.Client, running_worker: Service,
+                                                        upload) -> None:
+    params = {"chains": 20, "grid": 4, "target_stability": 0.5, "max_queries": 400, "round_queries": 100}
+    done = wait_status(client, submit_ok(client, upload.png, model="tiny", params=params), "finished", "failed")
+    assert done["status"] == "finished", done["error"]
+    result = done["result"]
+    assert result["stopped"] in ("target", "cap") and result["queries"] <= 400
+    assert (result["stability"] >= 0.5) == (result["stopped"] == "target")
+    assert done["params"]["target_stability"] == 0.5
+
+
+def test_methods_that_do_not_sample_have_no_uncertainty(client: httpx.Client, running_worker: Service,
+                                                        upload) -> None:
+    done = wait_status(client, submit_ok(client, upload.png, model="tiny", method="occlusion"), "finished", "failed")
+    assert done["status"] == "finished", done["error"]
+    assert "stability" not in done["result"] or done["result"]["stability"] is None
+    assert set(done["result"]["artifacts"]) == {"saliency.npy", "saliency.png", "overlay.png"}
+    r = client.get(f"/jobs/{done['job_id']}/uncertainty.npy")
+    assert r.status_code == 404 and r.json()["code"] == "no_artifact"
 
 
 def test_explain_a_named_class(client: httpx.Client, running_worker: Service, upload) -> None:

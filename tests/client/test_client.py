@@ -32,7 +32,9 @@ def test_submit_wait_fetch_writes_the_artifacts(api: Client, upload, tmp_path: P
     assert job.status == "finished" and job.result is not None and job.result.queries == FAST["queries"]
     assert seen[-1].status == "finished" and all(a.progress <= b.progress for a, b in zip(seen, seen[1:]))
     written = api.fetch(job, tmp_path / "out")
-    assert set(written) == {"saliency.npy", "saliency.png", "overlay.png", "result.json"}
+    assert set(written) == {"saliency.npy", "saliency.png", "overlay.png", "result.json", "uncertainty.npy",
+                            "uncertainty.png"}
+    assert np.load(written["uncertainty.npy"]).shape == (upload.height, upload.width)
     saliency = np.load(written["saliency.npy"])
     assert saliency.dtype == np.float32 and saliency.shape == (upload.height, upload.width)
     assert Image.open(written["overlay.png"]).size == (upload.width, upload.height)

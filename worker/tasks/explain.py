@@ -61,7 +61,7 @@ def run_explanation(job_id: str, model: str, method: str, target: int | None,
         summary = result.summary()
         record = audit.finish(meta.audit(job) or {}, summary)
         meta.set_audit(job, record)
-        store.put_result(job_id, summary, render(image, result.saliency))
+        store.put_result(job_id, summary, render(image, result.saliency, result.uncertainty))
         meta.set_progress(job, 1.0)
         job.save_meta()
         outcome, queries = "finished", record["queries"]["total"]

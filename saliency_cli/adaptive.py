@@ -1,0 +1,91 @@
+"""`saliency bench adaptive`: its options, and the glue from them to saliency.bench.adaptive."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(bench: argparse._SubParsersAction) -> None:
+    p = bench.add_parser("adaptive", help="the adaptive stopping rule against fixed budgets (queries, pointing, "
+                                          "energy, deletion, insertion, agreement with a reference map) and "
+                                          "the calibration of the stability")
+    p.add_argument("--datasets", default="planted,photos", help="comma-separated: planted, photos")
+    p.add_argument("--method", default="oise", choices=["oise", "rise"])
+    p.add_argument("--params", default=None, help="further method options as JSON, e.g. '{\"chains\": 16}'")
+    p.add_argument("--budgets", default="1000,2000,4000,8000", help="fixed budgets, comma-separated")
+    p.add_argument("--targets", default="0.9,0.95", help="target stabilities of the adaptive rule")
+    p.add_argument("--max-queries", type=int, default=8000, help="the adaptive rule's cap")
+    p.add_argument("--round-queries", type=int, default=500, help="the adaptive rule's round")
+    p.add_argument("--reference", type=int, default=16000, help="queries of the reference map (another seed)")
+    p.add_argument("--images", type=int, default=40, help="planted images")
+    p.add_argument("--seed", type=int, default=0, help="planted images and the settings' seed; the "
+                                                       "reference uses seed + 1000")
+    p.add_argument("--photo-model", default="efficientnet_lite0")
+    p.add_argument("--photo-names", default=None, help="comma-separated subset of the photos (default: all)")
+    p.add_argument("--metric-batch", type=int, default=64)
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps the default")
+    p.add_argument("--json", default=None, help="rows, summary, paired differences, calibration; rewritten "
+                                                "after every image, so a stopped run keeps what it measured")
+    p.add_argument("--plot", default=None, help="PNG of agreement against stability (default: beside --json)")
+    p.set_defaults(func=cmd)
+
+
+def _csv(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def cmd(args: argparse.Namespace) -> None:
+    import platform
+
+    import torch
+
+    from saliency.bench import adaptive as a
+    from saliency.bench.cases import photo_cases, planted_cases
+    from saliency.bench.localisation import jsonable
+    from saliency.bench.tiny_cache import cached_tiny
+    from saliency.errors import SaliencyError
+    from saliency.models import default_device, load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else default_device()
+    datasets = _csv(args.datasets)
+    if set(datasets) - {"planted", "photos"}:
+        raise SaliencyError(f"unknown data set in --datasets {args.datasets!r}; known: planted, photos")
+    extra = json.loads(args.params) if args.params else {}
+    plan = a.settings([int(b) for b in _csv(args.budgets)], [float(t) for t in _csv(args.targets)],
+                      args.max_queries, args.round_queries, args.seed, extra)
+    config = {"command": " ".join(sys.argv), "method": args.method, "params": extra, "datasets": datasets,
+              "settings": [s.label for s in plan], "reference": args.reference, "seed": args.seed,
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+              else f"{platform.processor() or platform.machine()}, cpu x{torch.get_num_threads()} threads",
+              "torch": torch.__version__}
+    cases = []
+    if "planted" in datasets:
+        tiny, accuracy = cached_tiny(device=device)
+        cases += planted_cases(tiny, args.images, seed=args.seed)
+        config["tiny_accuracy"] = accuracy
+    if "photos" in datasets:
+        cases += photo_cases(load_model(args.photo_model, device=device), _csv(args.photo_names) or None)
+        config["photo_model"] = args.photo_model
+
+    def write(rows):
+        if args.json:
+            out = {"config": config, "summary": a.aggregate(rows), "paired": a.paired(rows),
+                   "calibration": a.calibration(rows), "rows": rows}
+            Path(args.json).write_text(json.dumps(jsonable(out), indent=1) + "\n")
+
+    def progress(message, rows):
+        print(message, file=sys.stderr, flush=True)
+        write(rows)
+
+    rows = a.run_all(cases, args.method, plan, args.reference, args.seed + 1000, args.metric_batch, extra, progress)
+    write(rows)
+    print(a.table(a.aggregate(rows), a.paired(rows), a.calibration(rows)))
+    plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    if plot:
+        a.plot_calibration(rows, Path(plot))
+        print(f"plot -> {plot}", file=sys.stderr)
