@@ -15,7 +15,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "explain": "saliency.explain", "Explanation": "saliency.explain", "Prediction": "saliency.explain",
+    "explain": "saliency.explanation", "Explanation": "saliency.explanation", "Prediction": "saliency.explanation",
     "get_method": "saliency.methods", "METHODS": "saliency.catalog.methods",
     "DEFAULT_MODEL": "saliency.models", "list_models": "saliency.models", "load_model": "saliency.models",
 }

@@ -45,7 +45,7 @@ def json_object(raw: str | None, flag: str) -> dict[str, Any]:
 def cmd_explain(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from saliency.explain import explain
+    from saliency.explanation import explain
     from saliency.images import open_image
     from saliency.render import heatmap, overlay
 

@@ -120,7 +120,7 @@ def run(cfg: BenchConfig, on_row: Callable[[dict[str, Any]], None] | None = None
 
     from saliency.bench.tiny_cache import cached_tiny
     from saliency.data.planted import make_planted
-    from saliency.explain import explain
+    from saliency.explanation import explain
     from saliency.models.spec import LoadedModel
     from saliency.reconstruction import reconstruct_many
     from saliency.reconstruction.metrics import diversity, near_copies

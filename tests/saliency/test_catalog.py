@@ -66,3 +66,16 @@ def test_plugins_named_after_the_first_use_of_the_registry_are_loaded(monkeypatc
     monkeypatch.setenv("SALIENCY_PLUGINS", "tests.support.methods")
     assert method_info("gate").function.startswith("tests.support.methods")
     assert "options-gate" not in blocks() and "`gate`" not in blocks()["methods"]
+
+
+def test_the_package_names_its_functions_even_after_their_modules_are_imported() -> None:
+    """`from saliency import explain` is the function whatever was imported before: a submodule
+    named like it would shadow the lazy name once imported (the CLI imports it)."""
+    import importlib
+
+    import saliency
+
+    importlib.import_module("saliency.explanation")
+    from saliency import explain
+
+    assert callable(explain) and not isinstance(explain, type(saliency))

@@ -250,7 +250,7 @@ def test_explain_runs_black_box_methods_and_metrics_beside_the_engine_and_gradie
     from PIL import Image
 
     import saliency.methods.gradcam as gradcam
-    from saliency.explain import explain
+    from saliency.explanation import explain
 
     monkeypatch.setenv("SALIENCY_RUNTIME", "onnx")
     net, before = load(), torch.get_num_threads()

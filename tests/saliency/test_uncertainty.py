@@ -144,7 +144,7 @@ def test_bad_stopping_options_are_refused(raw, field):
 
 @pytest.mark.parametrize("method", ["oise", "rise"])
 def test_explanation_has_stability_and_an_uncertainty_map_of_the_image_size(tiny, method):
-    from saliency.explain import explain
+    from saliency.explanation import explain
 
     img = Image.fromarray((make_planted(1, size=32, seed=7).images[0].transpose(1, 2, 0) * 255).astype(np.uint8))
     img = img.resize((45, 37))
@@ -157,7 +157,7 @@ def test_explanation_has_stability_and_an_uncertainty_map_of_the_image_size(tiny
 
 
 def test_methods_that_do_not_sample_report_no_stability(tiny):
-    from saliency.explain import explain
+    from saliency.explanation import explain
 
     img = Image.new("RGB", (32, 32), (120, 60, 30))
     out = explain(img, model=tiny, method="occlusion")

@@ -55,9 +55,7 @@ def test_audit_of_a_finished_job(client: httpx.Client, running_worker: Service, 
     assert audit["queries"] == {"method": result["queries"], "metrics": 0, "total": result["queries"]}
 
     # Reproduce: the library, given what the audit names, makes the same map.
-    # The function, not the package's lazy name: once any code has imported the submodule
-    # saliency.explain (the CLI's tests do), `from saliency import explain` yields the module.
-    from saliency.explain import explain
+    from saliency import explain
 
     again = explain(upload.png, model=net, method=audit["method"], target=audit["target"],
                     params=audit["params"])
