@@ -128,7 +128,7 @@ def saliency_png(job_id: str, jobs: JobsDep, request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}/uncertainty.npy", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": {"application/octet-stream": BINARY}}, **errors(404, 409, 410)},
             description="Sampling methods (oise, rise): the per-pixel standard error of the map, float32, "
                         "image height x width, in the map's units (numpy.save); gzip Content-Encoding "
                         "when the client accepts it. 404 for other methods. " + _ARTIFACT_DOC)
@@ -137,11 +137,11 @@ def uncertainty_npy(job_id: str, jobs: JobsDep, request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}/uncertainty.png", tags=["artifacts"], response_class=Response,
-            responses={200: {"content": {"image/png": {}}}, **errors(404, 409, 410)},
+            responses={200: {"content": PNG_CONTENT}, **errors(404, 409, 410)},
             description="Sampling methods (oise, rise): the uncertainty as a heatmap at the image's size, "
                         "scaled to its own range. 404 for other methods. " + _ARTIFACT_DOC)
-def uncertainty_png(job_id: str, jobs: JobsDep) -> Response:
-    return _artifact_response(jobs, job_id, "uncertainty.png", "image/png")
+def uncertainty_png(job_id: str, jobs: JobsDep, request: Request) -> Response:
+    return _picture(jobs, job_id, "uncertainty.png", request)
 
 
 @router.get("/jobs/{job_id}/overlay.png", tags=["artifacts"], response_class=Response,
