@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from saliency_cli.localisation import csv_list  # one parser for comma-separated options
+
 
 def add_parser(bench: argparse._SubParsersAction) -> None:
     p = bench.add_parser("adaptive", help="the adaptive stopping rule against fixed budgets (queries, pointing, "
@@ -33,10 +35,6 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd)
 
 
-def _csv(text: str | None) -> list[str]:
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
-
-
 def cmd(args: argparse.Namespace) -> None:
     import platform
 
@@ -52,11 +50,11 @@ def cmd(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device) if args.device else default_device()
-    datasets = _csv(args.datasets)
+    datasets = csv_list(args.datasets)
     if set(datasets) - {"planted", "photos"}:
         raise SaliencyError(f"unknown data set in --datasets {args.datasets!r}; known: planted, photos")
     extra = json.loads(args.params) if args.params else {}
-    plan = a.settings([int(b) for b in _csv(args.budgets)], [float(t) for t in _csv(args.targets)],
+    plan = a.settings([int(b) for b in csv_list(args.budgets)], [float(t) for t in csv_list(args.targets)],
                       args.max_queries, args.round_queries, args.seed, extra)
     config = {"command": " ".join(sys.argv), "method": args.method, "params": extra, "datasets": datasets,
               "settings": [s.label for s in plan], "reference": args.reference, "seed": args.seed,
@@ -69,7 +67,7 @@ def cmd(args: argparse.Namespace) -> None:
         cases += planted_cases(tiny, args.images, seed=args.seed)
         config["tiny_accuracy"] = accuracy
     if "photos" in datasets:
-        cases += photo_cases(load_model(args.photo_model, device=device), _csv(args.photo_names) or None)
+        cases += photo_cases(load_model(args.photo_model, device=device), csv_list(args.photo_names) or None)
         config["photo_model"] = args.photo_model
 
     def write(rows):

@@ -37,7 +37,7 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd)
 
 
-def _csv(text: str | None) -> list[str]:
+def csv_list(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
@@ -54,16 +54,16 @@ def cmd(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device) if args.device else default_device()
-    datasets = _csv(args.datasets) or (["planted", "photos"] if not args.quick else
+    datasets = csv_list(args.datasets) or (["planted", "photos"] if not args.quick else
                                        ["planted"] + (["photos"] if args.photos else []))
     if set(datasets) - {"planted", "photos"}:
         raise SaliencyError(f"unknown data set in --datasets {args.datasets!r}; known: planted, photos")
     try:
-        budgets = [int(b) for b in _csv(args.budgets)] or list(QUICK_BUDGETS if args.quick else BUDGETS)
+        budgets = [int(b) for b in csv_list(args.budgets)] or list(QUICK_BUDGETS if args.quick else BUDGETS)
     except ValueError:
         raise SaliencyError(f"--budgets must be integers, got {args.budgets!r}") from None
-    variants = _csv(args.oise_variants) or list(DEFAULT_OISE_VARIANTS)
-    methods = _csv(args.methods) or None
+    variants = csv_list(args.oise_variants) or list(DEFAULT_OISE_VARIANTS)
+    methods = csv_list(args.methods) or None
     images = args.images or (QUICK_IMAGES if args.quick else DEFAULT_IMAGES)
 
     cases, config = [], {"datasets": datasets, "budgets": budgets, "oise_variants": variants, "seed": args.seed,
@@ -76,7 +76,7 @@ def cmd(args: argparse.Namespace) -> None:
         print(f"tiny CNN: held-out accuracy {accuracy:.3f} ({tiny.spec.source})", file=sys.stderr)
     if "photos" in datasets:
         try:
-            cases += photo_cases(load_model(args.photo_model, device=device), _csv(args.photo_names) or None)
+            cases += photo_cases(load_model(args.photo_model, device=device), csv_list(args.photo_names) or None)
         except ValueError as exc:
             raise SaliencyError(f"--photo-names: {exc}") from None
         config["photo_model"] = args.photo_model
