@@ -5,14 +5,21 @@ its HTTP answers (app.middleware.metrics), its build, and, read from Redis at ea
 queue depth, running jobs, live workers and pending webhook deliveries. Job outcomes, durations,
 queries and GPU memory are each worker's own (worker.metrics, on its own port). Job counters
 exist at 0 for every model and method the workers serve, so rate() sees their first event.
+
+Several API processes on one host (`python -m app --workers N`) share one scrape: each writes its
+counters to files in $PROMETHEUS_MULTIPROC_DIR (the client's multiprocess mode, which
+`python -m app` turns on) and /metrics sums them over every process that has lived, whichever one
+answers the scrape. The Redis gauges and the build are read at scrape time, never summed.
 """
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from redis import Redis
 from redis.exceptions import RedisError
@@ -24,6 +31,7 @@ from jobs.events import CountsLost, build_labels
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # the client library's name; read when it is imported
 LABELS = ("model", "method")
 HTTP_LABELS = ("method", "route", "status")
 
@@ -56,11 +64,23 @@ class QueueCollector(Collector):
                                 value=hooks)
 
 
+class BuildInfo(Collector):
+    """saliency_build_info: a value computed at scrape, so N processes still give one sample."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = build_labels()
+        family = GaugeMetricFamily("saliency_build_info", "the release and Python this process runs (value 1)",
+                                   labels=list(labels))
+        family.add_metric(list(labels.values()), 1)
+        yield family
+
+
 class ApiMetrics(CountsLost):
     """One per app (its own registry, so several apps in one process do not collide). It hears
-    the core's events (jobs.events.Events, LostEvents) and the HTTP middleware (answered)."""
+    the core's events (jobs.events.Events, LostEvents) and the HTTP middleware (answered).
+    `multiproc_dir` (default: $PROMETHEUS_MULTIPROC_DIR) makes render() sum every process's files."""
 
-    def __init__(self, redis: Redis, settings: Settings, catalog: Catalog) -> None:
+    def __init__(self, redis: Redis, settings: Settings, catalog: Catalog, multiproc_dir: str | None = None) -> None:
         self.catalog = catalog
         r = self.registry = CollectorRegistry()
         self.submissions = Counter("saliency_jobs_submitted", "jobs accepted by this API process", LABELS,
@@ -77,14 +97,19 @@ class ApiMetrics(CountsLost):
                                 HTTP_LABELS, registry=r)
         self.latency = Histogram("http_request_duration_seconds", "time to answer, by method, route "
                                  "template and status", HTTP_LABELS, registry=r)
-        Gauge("saliency_build_info", "the release and Python this process runs (value 1)", list(build_labels()),
-              registry=r).labels(**build_labels()).set(1)
         self.failures.labels("lost")
-        r.register(QueueCollector(redis, settings))
+        multiproc_dir = multiproc_dir or os.environ.get(MULTIPROC_ENV)
+        if multiproc_dir:  # the counters above go to this process's files; scrapes read them all
+            self.scraped = CollectorRegistry()
+            MultiProcessCollector(self.scraped, path=multiproc_dir)
+        else:
+            self.scraped = r
+        self.scraped.register(QueueCollector(redis, settings))
+        self.scraped.register(BuildInfo())
 
     def render(self) -> bytes:
         self._declare()
-        return generate_latest(self.registry)
+        return generate_latest(self.scraped)
 
     def _declare(self) -> None:
         """Every (model, method) the workers serve, at 0: rate() and increase() then see the

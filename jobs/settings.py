@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # HTTP
     host: str = Field("127.0.0.1", description="address `python -m app` binds")
     port: int = Field(8000, ge=1, le=65535, description="port `python -m app` binds")
+    api_workers: int = Field(1, ge=1, le=64, description="processes `python -m app` serves with (each an "
+                             "event loop on one core; /metrics sums them)")
     root_path: str = Field("", description="path prefix a proxy serves the API under and strips (e.g. "
                                            "/saliency): given to uvicorn, so the API docs find their schema")
     default_model: str = Field("efficientnet_lite0", description="model when a request names none")
