@@ -2,6 +2,7 @@
 rendering, body limit, API keys, the routers, and the lost-job janitor. Imports no torch."""
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -45,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         janitor.start()
+        # The app's ~85,000 long-lived objects leave the collector's view: a full collection then
+        # scans only what requests allocate, instead of pausing every request for ~30 ms.
+        gc.freeze()
         yield
         janitor.stop()
         redis.close()

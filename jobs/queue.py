@@ -73,12 +73,17 @@ def enqueue(q: Queue, pipe: Pipeline, limit: RateLimit | None, func: str, **opti
     return q._enqueue_rate_limited_job(job, pipeline=pipe)
 
 
-def held(redis: Redis, job_ids: list[str]) -> list[bool]:
-    """Whether each job waits behind its key's cap (RQ's `rate_limited` status)."""
-    with redis.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hget(Job.key_for(job_id), "status")
-        return [s == JobStatus.RATE_LIMITED.value.encode() for s in pipe.execute()]
+def read_held(pipe: Pipeline, job_ids: list[str]) -> None:
+    """Queue on `pipe`, after the jobs' enqueue, the reads `held` answers from."""
+    for job_id in job_ids:
+        pipe.hget(Job.key_for(job_id), "status")
+
+
+def held(statuses: list[bytes | None]) -> list[bool]:
+    """Whether each job waits behind its key's cap (RQ's `rate_limited` status), from the results
+    of read_held: read in the enqueue's own transaction, so after its promotion, in no extra
+    round trip."""
+    return [s == JobStatus.RATE_LIMITED.value.encode() for s in statuses]
 
 
 def fetch(redis: Redis, job_id: str) -> Job:

@@ -66,6 +66,7 @@ class Submitter:
             if claim.answer is not None:
                 self.events.replayed()
                 return claim.answer, True
+        capped = queue.active_limit(self.settings, owner) is not None
         try:
             with self.redis.pipeline() as tx:
                 for upload, job_id in zip(uploads, ids["job_ids"]):
@@ -73,7 +74,9 @@ class Submitter:
                 if batch:
                     self.batches.put(tx, BatchRecord(ids["batch_id"], owner, datetime.now(timezone.utc),
                                                      ids["job_ids"]))
-                tx.execute()
+                if capped:
+                    queue.read_held(tx, ids["job_ids"])
+                results = tx.execute()
             recons = [self.recons.keep_and_submit(job_id, upload.data, options.model, options.reconstruct)
                       if generator else None for upload, job_id in zip(uploads, ids["job_ids"])]
         except BaseException:
@@ -82,7 +85,7 @@ class Submitter:
             raise
         for _ in uploads:
             self.events.submitted(options.model, options.method)
-        held = queue.held(self.redis, ids["job_ids"]) if queue.active_limit(self.settings, owner) else None
+        held = queue.held(results[-len(uploads):]) if capped else None
         answer = self._answer(ids, recons, held)
         if key is not None:
             self.once.remember(owner, key, fp, ids, answer)
