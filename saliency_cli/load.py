@@ -8,7 +8,8 @@ that every job reached one final state exactly once.
 - Loaded (`--mode stack`): `saliency serve`'s whole stack (the same Redis settings, N workers
   running the jobs on the same cores, the API), then the exactly-once audit once all jobs end.
 
-Both use an API key with rate limits off and the benchmarks' tiny CNN (jobs of `--queries`).
+Both use an API key with rate limits off and the benchmarks' tiny CNN (jobs of `--queries`), and
+`--api-processes` API processes (SALIENCY_API_WORKERS).
 `--mode both` (the default) runs one after the other and prints them side by side.
 """
 from __future__ import annotations
@@ -29,12 +30,13 @@ from typing import Any
 from saliency_cli.loadgen import audit, pending, percentiles, planted_png, submit_all, wait_final
 
 
-def _env(models_file: Path, key: str, queue: str) -> dict[str, str]:
+def _env(models_file: Path, key: str, queue: str, api_processes: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALIENCY_") and k != "REDIS_URL"}
     env.update({"SALIENCY_MODELS_FILE": str(models_file), "SALIENCY_PRELOAD": "tiny",
                 "SALIENCY_DEVICE": os.environ.get("SALIENCY_DEVICE", "cpu"), "SALIENCY_QUEUE": queue,
                 "SALIENCY_API_KEYS": f"bench:{key}", "SALIENCY_RATE_LIMIT": "0",
-                "SALIENCY_READ_RATE_LIMIT": "0", "SALIENCY_LOG_LEVEL": "WARNING"})
+                "SALIENCY_READ_RATE_LIMIT": "0", "SALIENCY_LOG_LEVEL": "WARNING",
+                "SALIENCY_API_WORKERS": str(api_processes)})
     return env
 
 
@@ -79,7 +81,8 @@ def run_api_alone(args: argparse.Namespace, models_file: Path, tmp: Path) -> dic
     from saliency_cli.serve import find_redis_server, free_port, wait_for_redis
 
     key, queue, port, redis_port = secrets.token_hex(16), "bench-api", free_port(), free_port()
-    env = _env(models_file, key, queue) | {"SALIENCY_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    env = _env(models_file, key, queue, args.api_processes)
+    env["SALIENCY_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     procs: list[subprocess.Popen] = []
     log = open(tmp / "api-alone.log", "wb")
     try:
@@ -94,7 +97,7 @@ def run_api_alone(args: argparse.Namespace, models_file: Path, tmp: Path) -> dic
                                       env=env, stdout=log, stderr=log))
         base = f"http://127.0.0.1:{port}"
         _wait(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200, "the API", procs[1])
-        return {"mode": "api alone", **_figures(_submissions(base, key, args))}
+        return {"mode": f"api alone ({args.api_processes} proc)", **_figures(_submissions(base, key, args))}
     finally:
         for proc in reversed(procs):
             _stop(proc)
@@ -113,8 +116,8 @@ def run_stack(args: argparse.Namespace, models_file: Path, tmp: Path) -> dict[st
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "saliency_cli", "serve", "--port", str(port), "--workers",
                                  str(args.workers), "--data-dir", str(tmp / "redis")],
-                                env=_env(models_file, key, queue), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                env=_env(models_file, key, queue, args.api_processes), stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait(lambda: httpx.get(f"{base}/readyz", timeout=2).json().get("workers", 0) >= args.workers,
               f"{args.workers} workers", proc)
@@ -124,7 +127,8 @@ def run_stack(args: argparse.Namespace, models_file: Path, tmp: Path) -> dict[st
         sub = _submissions(base, key, args)
         waiting = pending(redis, sub.job_ids)
         drain = wait_final(redis, sub.job_ids, timeout=args.timeout)
-        return {"mode": f"loaded ({args.workers} workers)", **_figures(sub), "pending_when_submitted": waiting,
+        return {"mode": f"loaded ({args.api_processes} proc, {args.workers} workers)", **_figures(sub),
+                "pending_when_submitted": waiting,
                 "all_final_seconds": sub.seconds + drain, "jobs_per_s": len(sub.job_ids) / (sub.seconds + drain),
                 "audit": asdict(audit(redis, queue, sub.job_ids))}
     finally:
@@ -145,7 +149,7 @@ def cmd(args: argparse.Namespace) -> None:
     print(f"{args.submissions} submissions from {args.clients} clients, tiny model, {args.queries} queries per job")
     for r in reports:
         lat = r["submit_latency"]
-        print(f"{r['mode']:22s} {r['submissions_per_s']:7.1f} submissions/s   p50 {lat['p50_ms']:6.1f} ms   "
+        print(f"{r['mode']:30s} {r['submissions_per_s']:7.1f} submissions/s   p50 {lat['p50_ms']:6.1f} ms   "
               f"p99 {lat['p99_ms']:6.1f} ms   max {lat['max_ms']:6.1f} ms")
     problems = [p for r in reports for p in r.get("audit", {}).get("problems", [])]
     for r in reports:
@@ -173,6 +177,7 @@ def add_parser(bench: Any) -> None:
     p.add_argument("--submissions", type=int, default=500)
     p.add_argument("--clients", type=int, default=25)
     p.add_argument("--workers", type=int, default=2, help="workers of the loaded stack")
+    p.add_argument("--api-processes", type=int, default=1, help="API processes (`python -m app --workers`)")
     p.add_argument("--queries", type=int, default=100, help="OISE queries per job on the tiny model")
     p.add_argument("--api-args", nargs="*", default=[], help="more arguments for `python -m app`")
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait for every job to end")
