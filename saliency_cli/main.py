@@ -7,7 +7,7 @@ import sys
 
 from saliency.errors import SaliencyError
 from saliency_cli import (adaptive, bench, docs, explain, localisation, load, reconstruction, responsiveness,
-                          serve, train_generator)
+                          serve, train_generator, variants)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,9 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_parser(benches)
     responsiveness.add_parser(benches)
     reconstruction.add_parser(benches)
-    from saliency.bench.variants import add_parser as add_bench_variants
-
-    add_bench_variants(benches)
+    variants.add_parser(benches)
     train_generator.add_parser(sub)
     serve.add_parser(sub)
     docs.add_parser(sub)

@@ -1,11 +1,11 @@
-"""`saliency bench variants`: ways to run a network's forward pass on one device, compared.
+"""Ways to run a network's forward pass on one device, compared.
 
 For each model and batch size: fp32 eager (the reference), channels_last with bf16 or fp16
 autocast, ONNX Runtime (the CUDA provider on a GPU, where onnxruntime-gpu is installed) and
 torch.compile; images per second of bare forward passes. Then the fastest variant's OISE maps
 against fp32 eager's on a few pictures (Pearson per picture): a variant is adoptable only where
 every picture reaches `min_pearson`. Written for a GPU (DEVELOPERS.md, "On a GPU"); on a CPU with
-tiny settings it is the smoke test of itself.
+tiny settings it is the smoke test of itself. The command is saliency_cli/variants.py.
 
 A model whose weights are absent here (torchvision's ResNet50 on a machine without a network)
 runs with random weights: right for speed, and said so in the output, since its maps then
@@ -13,9 +13,7 @@ explain noise.
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -152,49 +150,3 @@ def compare(name: str, device: torch.device, variants: list[str], batches: list[
     return {"model": name, "note": note, "input_size": list(size), "rows": rows,
             "fastest": best["variant"], "fastest_batch": best_batch, "pearson_vs_eager": r,
             "adoptable": min(r) >= min_pearson}
-
-
-def cmd(args: argparse.Namespace) -> None:
-    import tempfile
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads"
-    variants = [v for v in args.variants.split(",") if v]
-    if "eager" not in variants:
-        variants.insert(0, "eager")  # the reference the maps are compared with
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models.split(","):
-            res = compare(name, device, variants, [int(b) for b in args.batches.split(",")], args.seconds,
-                          args.images, args.queries, args.min_pearson, Path(tmp))
-            results.append(res)
-            print(f"\n{name} ({res['input_size'][0]} px){' - ' + res['note'] if res['note'] else ''} on "
-                  f"{hardware}, torch {torch.__version__}: images/s by batch")
-            for row in res["rows"]:
-                shown = row.get("error") or "  ".join(f"{b}: {v}" for b, v in row["images_per_s"].items())
-                prep = f"  (prepared in {row['prepare_s']} s)" if "prepare_s" in row else ""
-                print(f"  {row['variant']:20s} {shown}{prep}")
-            verdict = "adoptable" if res["adoptable"] else f"NOT adoptable (Pearson < {args.min_pearson})"
-            print(f"  fastest: {res['fastest']} at batch {res['fastest_batch']}; OISE maps vs fp32 eager, "
-                  f"Pearson per picture {res['pearson_vs_eager']}: {verdict}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"device": hardware, "torch": torch.__version__,
-                                               "models": results}, indent=2) + "\n")
-
-
-def add_parser(bench: argparse._SubParsersAction) -> None:
-    p = bench.add_parser("variants", help="fp32 eager vs channels_last + bf16/fp16 autocast vs ONNX Runtime vs "
-                                          "torch.compile: speed by batch, and the fastest one's maps vs fp32")
-    p.add_argument("--models", default="efficientnet_lite0,resnet50")
-    p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--batches", default="64,128,256,512,1024")
-    p.add_argument("--seconds", type=float, default=1.0, help="timed per variant and batch, after a warm-up")
-    p.add_argument("--images", type=int, default=4, help="pictures whose maps are compared")
-    p.add_argument("--queries", type=int, default=2000, help="OISE queries per map")
-    p.add_argument("--min-pearson", type=float, default=0.99)
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--json", default=None)
-    p.set_defaults(func=cmd)

@@ -1,6 +1,7 @@
 """The deployment files and the docs stay consistent with the code (no Docker engine needed)."""
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -89,6 +90,19 @@ def test_the_api_imports_without_torch_or_the_worker() -> None:
     env = {**os.environ, "SALIENCY_AUTH": "off"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_library_holds_no_command_line_and_no_service() -> None:
+    """saliency/ is imported by the workers, the CLI and users' code: argument parsing lives in
+    saliency_cli/, and nothing in the library reaches up to the service or the CLI."""
+    above = {"argparse", "app", "worker", "jobs", "saliency_cli", "saliency_client"}
+    found = []
+    for path in sorted((ROOT / "saliency").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in above]
+    assert not found
 
 
 def test_readme_documents_every_setting() -> None:
