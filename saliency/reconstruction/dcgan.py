@@ -13,14 +13,16 @@ a file never runs pickled code.
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from saliency.reconstruction import checkpoint
+
+FORMAT = "saliency-dcgan/1"
 SIZES = (32, 64)
 
 
@@ -107,28 +109,14 @@ def build(cfg: GanConfig, seed: int = 0) -> tuple[Generator, Discriminator]:
 
 def save_checkpoint(path: Path, cfg: GanConfig, g: nn.Module, d: nn.Module,
                     extra: dict[str, Any] | None = None) -> None:
-    """Write atomically (temp file + rename) so an interrupted run never leaves half a file."""
-    state = {"format": "saliency-dcgan/1", "config": asdict(cfg), "generator": g.state_dict(),
-             "discriminator": d.state_dict(), **(extra or {})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint.save(path, FORMAT, cfg, g, d, extra)
 
 
 def load_pair(path: Path) -> tuple[GanConfig, Generator, Discriminator]:
     """The trained pair in eval mode (BatchNorm on running statistics: samples independent of batch)."""
-    return pair_from_state(read_checkpoint(path))
+    return pair_from_state(checkpoint.read(path))
 
 
 def pair_from_state(state: dict[str, Any]) -> tuple[GanConfig, Generator, Discriminator]:
-    """load_pair for a checkpoint already read with weights_only=True."""
-    cfg = GanConfig(**state["config"])
-    g, d = Generator(cfg), Discriminator(cfg)
-    g.load_state_dict(state["generator"])
-    d.load_state_dict(state["discriminator"])
-    return cfg, g.eval(), d.eval()
+    """load_pair for a checkpoint already read (saliency.reconstruction.checkpoint.read)."""
+    return checkpoint.pair(state, GanConfig, Generator, Discriminator)  # type: ignore[return-value]

@@ -20,7 +20,8 @@ from torch import nn
 
 from saliency.errors import ModelUnavailable, NoGenerator
 from saliency.models.spec import LoadedModel
-from saliency.reconstruction.dcgan import pair_from_state, read_checkpoint
+from saliency.reconstruction.checkpoint import read as read_checkpoint
+from saliency.reconstruction.dcgan import pair_from_state
 from saliency.reconstruction.inpainter import FORMAT as INPAINTER_FORMAT
 from saliency.reconstruction.inpainter import load_inpainter
 

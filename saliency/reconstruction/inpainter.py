@@ -36,8 +36,7 @@ Checkpoint: a plain dict of tensors and numbers, format "saliency-inpainter/1", 
 """
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from saliency.reconstruction import checkpoint
 from saliency.reconstruction.dcgan import SizedConfig
 
 FORMAT = "saliency-inpainter/1"
@@ -127,19 +127,9 @@ def build_inpainter(cfg: InpainterConfig, seed: int = 0) -> tuple[Inpainter, Inp
 
 def save_inpainter(path: Path, cfg: InpainterConfig, g: nn.Module, d: nn.Module,
                    extra: dict[str, Any] | None = None) -> None:
-    """Write atomically (temp file + rename) so an interrupted run never leaves half a file."""
-    state = {"format": FORMAT, "config": asdict(cfg), "generator": g.state_dict(),
-             "discriminator": d.state_dict(), **(extra or {})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    checkpoint.save(path, FORMAT, cfg, g, d, extra)
 
 
 def load_inpainter(state: dict[str, Any]) -> tuple[InpainterConfig, Inpainter, InpaintDiscriminator]:
-    """The trained pair from a checkpoint read with weights_only=True, in eval mode."""
-    cfg = InpainterConfig(**state["config"])
-    g, d = Inpainter(cfg), InpaintDiscriminator(cfg)
-    g.load_state_dict(state["generator"])
-    d.load_state_dict(state["discriminator"])
-    return cfg, g.eval(), d.eval()
+    """The trained pair from a checkpoint already read (saliency.reconstruction.checkpoint.read)."""
+    return checkpoint.pair(state, InpainterConfig, Inpainter, InpaintDiscriminator)  # type: ignore[return-value]

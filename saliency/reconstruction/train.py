@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.utils import save_image
 
 from saliency.errors import SaliencyError
-from saliency.reconstruction.dcgan import GanConfig, build, read_checkpoint, save_checkpoint
+from saliency.reconstruction.checkpoint import read as read_checkpoint
+from saliency.reconstruction.dcgan import FORMAT, GanConfig, build, save_checkpoint
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 SAMPLE_GRID = 64  # fixed latents drawn once per run, rendered after every epoch
@@ -94,7 +95,7 @@ def train_gan(data: Dataset, cfg: GanConfig, out: Path, opts: TrainOptions = Tra
     done = 0
     if resume and out.exists():
         state = read_checkpoint(out)
-        if state.get("format") != "saliency-dcgan/1" or state["config"] != asdict(cfg):
+        if state.get("format") != FORMAT or state["config"] != asdict(cfg):
             raise SaliencyError(f"{out} holds {state.get('format')} {state['config']}, not a DCGAN with {asdict(cfg)}; "
                                 "choose another --out or the same settings")
         g.load_state_dict(state["generator"])

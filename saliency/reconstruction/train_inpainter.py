@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.utils import save_image
 
 from saliency.errors import SaliencyError
-from saliency.reconstruction.dcgan import read_checkpoint
+from saliency.reconstruction.checkpoint import read as read_checkpoint
 from saliency.reconstruction.holes import known_masks
 from saliency.reconstruction.inpainter import FORMAT, InpainterConfig, build_inpainter, save_inpainter
 

@@ -27,3 +27,13 @@ def planted_case() -> tuple[Image.Image, np.ndarray]:
     img = Image.fromarray((data.images[0].transpose(1, 2, 0) * 255).round().astype(np.uint8))
     sal = torch.nn.functional.avg_pool2d(torch.from_numpy(data.masks[0]).float()[None, None], 3, 1, 1)[0, 0]
     return img, sal.numpy()
+
+
+@pytest.fixture()
+def one_thread():
+    """For tiny networks (the generators' tests): a second thread only adds synchronisation and,
+    on a shared machine, waiting for a core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

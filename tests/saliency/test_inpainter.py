@@ -27,14 +27,7 @@ from tests.support.reconstruction import check_variations_with_the_classifier
 FAST = {"variations": 6, "steps": 8, "lr": 0.05}
 CFG = InpainterConfig(32, nz=8, width=8)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: a second thread only adds synchronisation."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="session")
