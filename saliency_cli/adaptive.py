@@ -13,7 +13,7 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p = bench.add_parser("adaptive", help="the adaptive stopping rule against fixed budgets (queries, pointing, "
                                           "energy, deletion, insertion, agreement with a reference map) and "
                                           "the calibration of the stability")
-    p.add_argument("--datasets", default="planted,photos", help="comma-separated: planted, photos")
+    p.add_argument("--datasets", default="planted,photos", help="comma-separated: planted, photos, pasted")
     p.add_argument("--method", default="oise", choices=["oise", "rise"])
     p.add_argument("--params", default=None, help="further method options as JSON, e.g. '{\"chains\": 16}'")
     p.add_argument("--budgets", default="1000,2000,4000,8000", help="fixed budgets, comma-separated")
@@ -41,34 +41,24 @@ def cmd(args: argparse.Namespace) -> None:
     import torch
 
     from saliency.bench import adaptive as a
-    from saliency.bench.cases import photo_cases, planted_cases
+    from saliency.bench.cases import gather
     from saliency.bench.localisation import jsonable
-    from saliency.bench.tiny_cache import cached_tiny
-    from saliency.errors import SaliencyError
-    from saliency.models import default_device, load_model
+    from saliency.models import default_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device) if args.device else default_device()
     datasets = csv_list(args.datasets)
-    if set(datasets) - {"planted", "photos"}:
-        raise SaliencyError(f"unknown data set in --datasets {args.datasets!r}; known: planted, photos")
     extra = json.loads(args.params) if args.params else {}
     plan = a.settings([int(b) for b in csv_list(args.budgets)], [float(t) for t in csv_list(args.targets)],
                       args.max_queries, args.round_queries, args.seed, extra)
-    config = {"command": " ".join(sys.argv), "method": args.method, "params": extra, "datasets": datasets,
-              "settings": [s.label for s in plan], "reference": args.reference, "seed": args.seed,
-              "device": torch.cuda.get_device_name(device) if device.type == "cuda"
-              else f"{platform.processor() or platform.machine()}, cpu x{torch.get_num_threads()} threads",
-              "torch": torch.__version__}
-    cases = []
-    if "planted" in datasets:
-        tiny, accuracy = cached_tiny(device=device)
-        cases += planted_cases(tiny, args.images, seed=args.seed)
-        config["tiny_accuracy"] = accuracy
-    if "photos" in datasets:
-        cases += photo_cases(load_model(args.photo_model, device=device), csv_list(args.photo_names) or None)
-        config["photo_model"] = args.photo_model
+    cases, config = gather(datasets, device, args.images, args.seed, args.photo_model,
+                           csv_list(args.photo_names) or None)
+    config.update({"command": " ".join(sys.argv), "method": args.method, "params": extra,
+                   "settings": [s.label for s in plan], "reference": args.reference, "seed": args.seed,
+                   "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else f"{platform.processor() or platform.machine()}, cpu x{torch.get_num_threads()} threads",
+                   "torch": torch.__version__})
 
     def write(rows):
         if args.json:

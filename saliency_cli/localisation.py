@@ -15,7 +15,8 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help=f"a small run: {QUICK_IMAGES} planted images, budgets 250,1000, no photos unless --photos")
     p.add_argument("--photos", action="store_true", help="with --quick: also the scikit-image photos")
-    p.add_argument("--datasets", default=None, help="comma-separated: planted, photos (default: both; "
+    p.add_argument("--datasets", default=None, help="comma-separated: planted, photos, pasted (photo objects "
+                                                    "pasted on other photos) (default: planted, photos; "
                                                     "--quick: planted)")
     p.add_argument("--methods", default=None, help="comma-separated; default: every registered method")
     p.add_argument("--budgets", default=None, help="queries per image, comma-separated "
@@ -44,20 +45,17 @@ def csv_list(text: str | None) -> list[str]:
 def cmd(args: argparse.Namespace) -> None:
     import torch
 
-    from saliency.bench.cases import photo_cases, planted_cases
+    from saliency.bench.cases import gather
     from saliency.bench.localisation import jsonable, report, run_all, table
     from saliency.bench.runs import BUDGETS, DEFAULT_OISE_VARIANTS, QUICK_BUDGETS, plan
-    from saliency.bench.tiny_cache import cached_tiny
     from saliency.errors import SaliencyError
-    from saliency.models import default_device, load_model
+    from saliency.models import default_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device) if args.device else default_device()
     datasets = csv_list(args.datasets) or (["planted", "photos"] if not args.quick else
                                        ["planted"] + (["photos"] if args.photos else []))
-    if set(datasets) - {"planted", "photos"}:
-        raise SaliencyError(f"unknown data set in --datasets {args.datasets!r}; known: planted, photos")
     try:
         budgets = [int(b) for b in csv_list(args.budgets)] or list(QUICK_BUDGETS if args.quick else BUDGETS)
     except ValueError:
@@ -66,20 +64,14 @@ def cmd(args: argparse.Namespace) -> None:
     methods = csv_list(args.methods) or None
     images = args.images or (QUICK_IMAGES if args.quick else DEFAULT_IMAGES)
 
-    cases, config = [], {"datasets": datasets, "budgets": budgets, "oise_variants": variants, "seed": args.seed,
-                         "device": torch.cuda.get_device_name(device) if device.type == "cuda"
-                         else f"cpu x{torch.get_num_threads()} threads", "torch": torch.__version__}
-    if "planted" in datasets:
-        tiny, accuracy = cached_tiny(size=args.tiny_size, device=device)
-        cases += planted_cases(tiny, images, seed=args.seed)
-        config["tiny"] = {"accuracy": accuracy, "size": args.tiny_size, "cache": tiny.spec.source}
-        print(f"tiny CNN: held-out accuracy {accuracy:.3f} ({tiny.spec.source})", file=sys.stderr)
-    if "photos" in datasets:
-        try:
-            cases += photo_cases(load_model(args.photo_model, device=device), csv_list(args.photo_names) or None)
-        except ValueError as exc:
-            raise SaliencyError(f"--photo-names: {exc}") from None
-        config["photo_model"] = args.photo_model
+    cases, config = gather(datasets, device, images, args.seed, args.photo_model,
+                           csv_list(args.photo_names) or None, args.tiny_size)
+    config.update({"budgets": budgets, "oise_variants": variants, "seed": args.seed,
+                   "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else f"cpu x{torch.get_num_threads()} threads", "torch": torch.__version__})
+    if "tiny" in config:
+        print(f"tiny CNN: held-out accuracy {config['tiny']['accuracy']:.3f} ({config['tiny']['cache']})",
+              file=sys.stderr)
     plans = {}
 
     def runs_for(case):  # one plan per model: input size and gradients decide the parameters
