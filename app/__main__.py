@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         # uvicorn restarts a process that dies while starting, forever: a configuration error
         # (no API keys, a bad plugin) must stop us here, once, with its message.
         from app.main import create_app
-        create_app(settings)
+        create_app(settings).state.redis.close()
         metrics_dir = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="saliency-api-metrics-")
     try:
         # Behind a proxy that serves the API under a path prefix and strips it, the prefix goes in

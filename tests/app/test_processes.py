@@ -64,9 +64,8 @@ def test_two_processes_serve_one_port_and_one_metrics(service_env: dict[str, str
     try:
         wait_healthy(api, url)
         # Each process writes its counter file when it builds its app.
-        files = wait_until(lambda: len(list(tmp_path.glob("saliency-api-metrics-*/counter_*.db"))) == 2 or None,
-                           60, "both API processes to start")
-        assert files
+        wait_until(lambda: len(list(tmp_path.glob("saliency-api-metrics-*/counter_*.db"))) == 2, 60,
+                   "both API processes to start")
         route = {"method": "GET", "route": "/healthz", "status": "200"}
         before = sum(samples(httpx.get(f"{url}/metrics").text, "http_requests_total", **route))
         for _ in range(30):  # a new connection each: either process may take it

@@ -22,7 +22,7 @@ from saliency.reconstruction import reconstruct
 from saliency.reconstruction.holes import known_masks
 from saliency.reconstruction.inpainter import FORMAT, InpainterConfig, build_inpainter, load_inpainter
 from saliency.reconstruction.train_inpainter import InpainterOptions, planted_with_boxes, train_inpainter
-from tests.support.reconstruction import check_variations_with_the_classifier
+from tests.support.reconstruction import check_variations_with_the_classifier, models_file_with_generator
 
 FAST = {"variations": 6, "steps": 8, "lr": 0.05}
 CFG = InpainterConfig(32, nz=8, width=8)
@@ -148,15 +148,11 @@ def test_models_file_states_the_generators_kind(tiny_toml: Path, inpainter_file:
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from saliency.models import get_spec
 
-    for path in tiny_toml.parent.iterdir():
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    (tmp_path / "inp.pt").write_bytes(inpainter_file.read_bytes())
-    toml = tmp_path / "models.toml"
-    toml.write_text(toml.read_text().replace(
-        "[models.tiny]\n", '[models.tiny]\ngenerator = "inp.pt"\ngenerator_kind = "inpainter"\n'))
+    toml = models_file_with_generator(tiny_toml, inpainter_file, tmp_path,
+                                      f'generator = "{inpainter_file.name}"\ngenerator_kind = "inpainter"')
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(toml))
     spec = get_spec("tiny")
-    assert spec.generator == tmp_path / "inp.pt" and spec.generator_kind == "inpainter"
+    assert spec.generator == tmp_path / inpainter_file.name and spec.generator_kind == "inpainter"
     toml.write_text(toml.read_text().replace('"inpainter"', '"vae"'))
     with pytest.raises(ModelUnavailable, match="generator_kind"):
         get_spec("tiny")

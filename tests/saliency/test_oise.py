@@ -155,6 +155,8 @@ def test_cancel_from_the_progress_callback_stops_the_run():
     ({"baseline": "noise"}, "params.baseline"),
     ({"p_init": 1.5}, "params.p_init"),
     ({"chain": 4}, "params.chain"),
+    ({"target_stability": 1.0}, "params.target_stability"),  # the stopping rule's options
+    ({"groups": 3}, "params.groups"),
 ])
 def test_bad_options_name_the_field(raw, field):
     with pytest.raises(InvalidParams) as err:

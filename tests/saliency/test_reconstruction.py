@@ -24,7 +24,7 @@ from saliency.reconstruction.metrics import NEAR_COPY_RMS, diversity, near_copie
 from saliency.reconstruction.region import Box, hole_box, salient_box
 from saliency.reconstruction.search import context_weights, default_window, spread_loss
 from saliency.reconstruction.train import TrainOptions, planted_images, train_gan
-from tests.support.reconstruction import check_variations_with_the_classifier
+from tests.support.reconstruction import check_variations_with_the_classifier, models_file_with_generator
 
 FAST = {"variations": 6, "steps": 8, "lr": 0.05}
 
@@ -267,13 +267,9 @@ def test_declared_generator_reaches_the_spec(tiny_toml: Path, gan_file: Path, tm
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from saliency.models import get_spec
 
-    for path in tiny_toml.parent.iterdir():
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    (tmp_path / "gan.pt").write_bytes(gan_file.read_bytes())
-    toml = tmp_path / "models.toml"
-    toml.write_text(toml.read_text().replace("[models.tiny]\n", '[models.tiny]\ngenerator = "gan.pt"\n'))
+    toml = models_file_with_generator(tiny_toml, gan_file, tmp_path, f'generator = "{gan_file.name}"')
     monkeypatch.setenv("SALIENCY_MODELS_FILE", str(toml))
-    assert get_spec("tiny").generator == tmp_path / "gan.pt"
+    assert get_spec("tiny").generator == tmp_path / gan_file.name
 
 
 def test_train_generator_command(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
-"""One check both generator kinds' tests make on a finished reconstruction."""
+"""What both generator kinds' tests share: a models file declaring a generator, and one check on a
+finished reconstruction."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,3 +29,14 @@ def check_variations_with_the_classifier(rec, model, img: Image.Image) -> int:
     assert [v.target_probability for v in rec.variations] == pytest.approx(
         probs[:, rec.target.index].tolist(), abs=1e-6)
     return top1
+
+
+def models_file_with_generator(tiny_toml: Path, generator: Path, into: Path, lines: str) -> Path:
+    """A copy of the tiny model's folder in `into`, the generator file beside it, and `lines`
+    (e.g. 'generator = "g.pt"') added to the tiny model's table. Returns the models file."""
+    for path in tiny_toml.parent.iterdir():
+        (into / path.name).write_bytes(path.read_bytes())
+    (into / generator.name).write_bytes(generator.read_bytes())
+    toml = into / "models.toml"
+    toml.write_text(toml.read_text().replace("[models.tiny]\n", f"[models.tiny]\n{lines}\n"))
+    return toml
