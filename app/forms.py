@@ -90,10 +90,16 @@ async def read(request: Request, files: str) -> tuple[list[tuple[bytes, str]], S
         uploads.append((await part.read(), part.filename or ""))
     if not uploads:
         raise FormError(f"{files}: Field required", field=files)
-    texts = {k: v for k, v in form.multi_items() if k != files}
-    for name, value in texts.items():
+    texts: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if name == files:
+            continue
         if not isinstance(value, str):
             raise FormError(f"{name}: must be a text field", field=name)
+        if name in texts:  # the last one would silently win
+            raise FormError(f"{name}: given more than once; send it once (several webhook events go "
+                            "comma-separated in one field)", field=name)
+        texts[name] = value
     flag = texts.pop("reconstruct", "false").strip().lower()
     if flag not in TRUE | FALSE:
         raise FormError("reconstruct: Input should be a valid boolean", field="reconstruct")

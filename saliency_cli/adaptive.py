@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from saliency_cli.explain import json_object
 from saliency_cli.localisation import csv_list  # one parser for comma-separated options
 
 
@@ -49,7 +50,7 @@ def cmd(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device) if args.device else default_device()
     datasets = csv_list(args.datasets)
-    extra = json.loads(args.params) if args.params else {}
+    extra = json_object(args.params, "--params")
     plan = a.settings([int(b) for b in csv_list(args.budgets)], [float(t) for t in csv_list(args.targets)],
                       args.max_queries, args.round_queries, args.seed, extra)
     cases, config = gather(datasets, device, args.images, args.seed, args.photo_model,

@@ -75,7 +75,8 @@ def planted_images(n: int, size: int, seed: int = 0) -> TensorDataset:
     return TensorDataset(torch.from_numpy(data.images) * 2 - 1)
 
 
-def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The shuffling and noise of one epoch: resuming at any epoch draws what a straight run would."""
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
@@ -107,15 +108,15 @@ def train_gan(data: Dataset, cfg: GanConfig, out: Path, opts: TrainOptions = Tra
             log(f"resuming {out} after epoch {done}")
     g.to(dev).train()
     d.to(dev).train()
-    _optimiser_to(opt_g, dev)
-    _optimiser_to(opt_d, dev)
-    fixed = torch.rand(SAMPLE_GRID, cfg.nz, generator=_epoch_generator(opts.seed, -1)) * 2 - 1
+    optimiser_to(opt_g, dev)
+    optimiser_to(opt_d, dev)
+    fixed = torch.rand(SAMPLE_GRID, cfg.nz, generator=epoch_generator(opts.seed, -1)) * 2 - 1
     batches = -(-len(data) // opts.batch_size)
     total = max(1, (opts.epochs - done) * batches)
     losses = {"loss_d": float("nan"), "loss_g": float("nan")}
     step = 0
     for epoch in range(done, opts.epochs):
-        gen = _epoch_generator(opts.seed, epoch)
+        gen = epoch_generator(opts.seed, epoch)
         loader = DataLoader(data, batch_size=opts.batch_size, shuffle=True, generator=gen,
                             num_workers=opts.workers, drop_last=False)
         sums = torch.zeros(2)
@@ -161,7 +162,8 @@ def _sample_grid(g: torch.nn.Module, z: torch.Tensor, path: Path) -> None:
     save_image(images * 0.5 + 0.5, path, nrow=8, padding=1)
 
 
-def _optimiser_to(opt: torch.optim.Optimizer, dev: torch.device) -> None:
+def optimiser_to(opt: torch.optim.Optimizer, dev: torch.device) -> None:
+    """A resumed optimiser's state onto the training device."""
     for state in opt.state.values():
         for k, v in state.items():
             if isinstance(v, torch.Tensor):

@@ -42,6 +42,7 @@ from torchvision.utils import save_image
 from saliency.errors import SaliencyError
 from saliency.reconstruction.checkpoint import read as read_checkpoint
 from saliency.reconstruction.holes import known_masks
+from saliency.reconstruction.train import epoch_generator, optimiser_to
 from saliency.reconstruction.inpainter import FORMAT, InpainterConfig, build_inpainter, save_inpainter
 
 GRID_ROWS, GRID_LATENTS = 8, 7
@@ -70,10 +71,6 @@ def planted_with_boxes(n: int, size: int, seed: int = 0) -> TensorDataset:
 
     data = make_planted(n, size=size, seed=seed, empty_rate=0.25)
     return TensorDataset(torch.from_numpy(data.images) * 2 - 1, torch.from_numpy(data.boxes))
-
-
-def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
 def latents(n: int, nz: int, gen: torch.Generator, saturate: float) -> torch.Tensor:
@@ -141,17 +138,14 @@ def train_inpainter(data: Dataset, cfg: InpainterConfig, out: Path, opts: Inpain
     g.to(dev).train()
     d.to(dev).train()
     for opt in (opt_g, opt_d):
-        for st in opt.state.values():
-            for k, v in st.items():
-                if isinstance(v, torch.Tensor):
-                    st[k] = v.to(dev)
+        optimiser_to(opt, dev)
     grid = _grid_inputs(data, cfg, opts.seed, opts.random_holes)
     batches = -(-len(data) // opts.batch_size)
     total = max(1, (opts.epochs - done) * batches)
     losses: dict[str, float] = {}
     step = 0
     for epoch in range(done, opts.epochs):
-        gen = _epoch_generator(opts.seed, epoch)
+        gen = epoch_generator(opts.seed, epoch)
         loader = DataLoader(data, batch_size=opts.batch_size, shuffle=True, generator=gen,
                             num_workers=opts.workers, drop_last=False)
         sums: dict[str, float] = {}
@@ -182,7 +176,7 @@ def train_inpainter(data: Dataset, cfg: InpainterConfig, out: Path, opts: Inpain
 def _grid_inputs(data: Dataset, cfg: InpainterConfig, seed: int,
                  random_share: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The first GRID_ROWS images, their holes and GRID_LATENTS latents, fixed for the whole run."""
-    gen = _epoch_generator(seed, -1)
+    gen = epoch_generator(seed, -1)
     items = [data[i] for i in range(min(GRID_ROWS, len(data)))]
     x = torch.stack([it[0] for it in items])
     boxes = torch.stack([torch.as_tensor(it[1]) for it in items]) if len(items[0]) > 1 else None

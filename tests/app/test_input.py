@@ -103,6 +103,15 @@ def test_params_of_the_wrong_type_or_range_are_422_with_the_field(client: httpx.
     assert nothing_stored(service, before)
 
 
+def test_a_field_given_twice_is_refused_not_half_used(client: httpx.Client, service: Service, upload) -> None:
+    before = redis_snapshot(service)
+    r = client.post("/explain", files=[("image", ("a.png", upload.png, "image/png"))],
+                    data={"model": "tiny", "webhook_events_filter": ["start", "completed"]})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "webhook_events_filter" and "more than once" in r.json()["detail"]
+    assert nothing_stored(service, before)
+
+
 def test_over_the_size_limit_while_streaming(client: httpx.Client, service: Service) -> None:
     """A chunked body has no Content-Length: it is counted as it arrives and cut off at the limit."""
     from tests.support.stack import MAX_UPLOAD

@@ -70,8 +70,10 @@ def test_two_processes_serve_one_port_and_one_metrics(service_env: dict[str, str
         before = sum(samples(httpx.get(f"{url}/metrics").text, "http_requests_total", **route))
         for _ in range(30):  # a new connection each: either process may take it
             assert httpx.get(f"{url}/healthz", headers={"Connection": "close"}).status_code == 200
-        after = sum(samples(httpx.get(f"{url}/metrics").text, "http_requests_total", **route))
-        assert after - before == 30
+        # A request is counted once its answer is sent: poll until the last one lands.
+        counted = lambda: sum(samples(httpx.get(f"{url}/metrics").text, "http_requests_total", **route))  # noqa: E731
+        wait_until(lambda: counted() - before >= 30, 30, "the 30 requests to be counted")
+        assert counted() - before == 30
     finally:
         assert api.stop(signal.SIGINT) == 0, api.tail()
     assert not list(tmp_path.glob("saliency-api-metrics-*")), "the metrics directory outlived the API"
