@@ -22,7 +22,8 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--budgets", default=None, help="queries per image, comma-separated "
                                                    "(default 250,500,1000,2000,5000)")
     p.add_argument("--oise-variants", default=None,
-                   help="comma-separated OISE presets: default, authors (1 chain, unweighted), unweighted, chains=K "
+                   help="comma-separated OISE presets: default, authors (1 chain, unweighted), unweighted, or "
+                        "option=value pairs joined by '+' (chains=16, refine_grid=16, chains=16+refine_grid=16) "
                         "(default: default,authors,unweighted)")
     p.add_argument("--images", type=int, default=None, help=f"planted images (default {DEFAULT_IMAGES}; "
                                                             f"--quick {QUICK_IMAGES})")

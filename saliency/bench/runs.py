@@ -2,14 +2,19 @@
 
 A method whose options have `queries` is a sampling method and runs at every budget; occlusion
 spends its budget through its stride; any other method (the gradient ones, extremal perturbation)
-runs once at its defaults and reports the queries it spent. OISE variants are named presets.
+runs once at its defaults and reports the queries it spent. OISE variants are named presets or
+option=value pairs.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pydantic import ValidationError
+
+from saliency.catalog.options import OiseParams
 from saliency.errors import SaliencyError
 from saliency.methods import METHODS
 
@@ -18,7 +23,7 @@ QUICK_BUDGETS = (250, 1000)
 
 # OISE presets: default = our defaults (OiseParams: 500 chains, S += p * mask as in the authors' README);
 # authors = their code (one chain, S += next mask); unweighted = our defaults with their code's sum;
-# chains=K = the defaults with K side-by-side chains.
+# option=value[+option=value] = the defaults with those options, e.g. chains=16 or refine_grid=16.
 OISE_PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "authors": {"chains": 1, "weighting": "none"},
@@ -38,10 +43,19 @@ class Run:
 def oise_variant(name: str) -> dict[str, Any]:
     if name in OISE_PRESETS:
         return dict(OISE_PRESETS[name])
-    match = re.fullmatch(r"chains=(\d+)", name)
-    if match:
-        return {"chains": int(match.group(1))}
-    raise SaliencyError(f"unknown OISE variant {name!r}; known: {', '.join(OISE_PRESETS)}, chains=K")
+    params: dict[str, Any] = {}
+    for part in name.split("+"):
+        match = re.fullmatch(r"([a-z_]+)=([0-9.]+)", part)
+        if not match or match.group(1) not in OiseParams.model_fields:
+            raise SaliencyError(f"unknown OISE variant {name!r}; known: {', '.join(OISE_PRESETS)}, or "
+                                "option=value joined by '+', e.g. chains=16+refine_grid=16")
+        params[match.group(1)] = json.loads(match.group(2))
+    try:
+        OiseParams(**params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SaliencyError(f"OISE variant {name!r}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    return params
 
 
 def occlusion_params(budget: int, size: tuple[int, int]) -> dict[str, Any]:

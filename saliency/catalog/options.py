@@ -57,6 +57,11 @@ class OiseParams(Sampling):
     queries: int = Field(4000, ge=1, le=1_000_000, description="model queries per image")
     chains: int = Field(500, ge=1, le=4096, description="independent chains run side by side")
     grid: int = Field(8, ge=2, le=64, description="mask cells per side (s)")
+    refine_grid: int | None = Field(
+        None, ge=2, le=64, description="coarse to fine: cells per side after `refine_share` of the steps "
+        "(each cell's state carried to the cells it covers); null keeps `grid` throughout")
+    refine_share: float = Field(0.5, gt=0, lt=1, description="share of the steps run at `grid` before "
+                                "`refine_grid`; of the cap `max_queries` when adaptive")
     p_init: float = Field(0.3, gt=0, lt=1, description="probability a cell starts on")
     lr: float = Field(0.02, ge=0, le=1, description="regulariser step on cells that changed")
     baseline: Literal["mean", "blur"] = Field(

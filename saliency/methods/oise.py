@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from saliency.catalog.options import OiseParams, oise_chunk
 from saliency.methods.base import Classifier, MethodOutput, Progress, preferred_chunk
@@ -45,6 +46,12 @@ def total_variation_update(new: torch.Tensor, prev: torch.Tensor, dp: torch.Tens
     tv = (prev.diff(dim=-1).abs().mean(dim=(-2, -1)) + prev.diff(dim=-2).abs().mean(dim=(-2, -1))) / 2
     literal = new * dp.view(-1, 1, 1) + tv.view(-1, 1, 1) * prev
     return (1 - weight) * new + weight * literal
+
+
+def refine(mask: torch.Tensor, grid: int) -> torch.Tensor:
+    """(N, s, s) chain states -> (N, grid, grid): each new cell takes the state of the old cell
+    under its centre, so a chain keeps what it learnt and goes on at the finer grid."""
+    return F.interpolate(mask[:, None], size=(grid, grid), mode="nearest")[:, 0]
 
 
 def postprocess(s: torch.Tensor, mode: str, offset: float) -> torch.Tensor:
@@ -131,7 +138,12 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     Only the chains' coarse grids (chains x s x s) live across steps; image-sized masks exist one
     forward chunk at a time. The random numbers are drawn for all chains at once, in the order of
     the per-chain implementation before it (dc2e42f), so the chunk size never changes a map, and
-    an adaptive run that stops at q queries draws the map a fixed budget of q would.
+    an adaptive run that stops at q queries draws the map a fixed budget of q would (without
+    `refine_grid`, whose switch is placed by the cap).
+
+    With `refine_grid` the chains run coarse to fine: one grid of 8 cells per side cannot draw a
+    mask narrower than a cell (28 px at 224), so a thin object is never kept alone; the finer
+    grid late in the run draws such masks where the coarse steps already found the object.
     """
     b, _, h, w = inputs.shape
     budget = params.budget
@@ -141,6 +153,7 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
     gen = torch.Generator(device=dev).manual_seed(params.seed)
     steps = math.ceil(budget / k)
     round_steps = max(1, math.ceil(params.round_queries / k))
+    refine_at = max(1, round(params.refine_share * steps)) if params.refine_grid else -1
     base = torch.zeros_like(inputs) if params.baseline == "mean" else gaussian_blur(inputs)
     delta = inputs - base
     tgt = target.to(dev).repeat_interleave(k)
@@ -183,6 +196,8 @@ def oise(model: Classifier, inputs: torch.Tensor, target: torch.Tensor,
         if params.tv_weight > 0:
             new = total_variation_update(new, mask, dp, params.tv_weight)
         mask, p_prev = new, p
+        if step + 1 == refine_at:
+            mask, s = refine(mask, params.refine_grid), params.refine_grid  # type: ignore[assignment]
         shifts = draw_shifts(n, s, size, gen, dev)
         if params.weighting == "none":
             accumulate_unweighted(mask, shifts)  # the authors accumulate the revised (next) mask

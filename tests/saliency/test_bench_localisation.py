@@ -28,6 +28,9 @@ def test_plan_spends_the_budget_of_sampling_methods_and_runs_the_others_once():
     assert {r.method for r in black_box} == {m for m, info in METHODS.items() if info.needs == "black-box"}
     with pytest.raises(SaliencyError, match="unknown OISE variant"):
         oise_variant("fast")
+    assert oise_variant("chains=16+refine_grid=16") == {"chains": 16, "refine_grid": 16}
+    with pytest.raises(SaliencyError, match="refine_grid"):
+        oise_variant("refine_grid=1")
     with pytest.raises(SaliencyError, match="unknown method"):
         plan(["nope"], [250], ["default"], 0, (32, 32), True)
 

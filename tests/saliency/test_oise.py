@@ -8,7 +8,7 @@ import torch
 
 from saliency.errors import Cancelled, InvalidParams
 from saliency.methods import get_method
-from saliency.methods.oise import OiseParams, oise, regularise, resample
+from saliency.methods.oise import OiseParams, oise, refine, regularise, resample
 
 
 def constant(p: float, classes: int = 3):
@@ -157,6 +157,8 @@ def test_cancel_from_the_progress_callback_stops_the_run():
     ({"chain": 4}, "params.chain"),
     ({"target_stability": 1.0}, "params.target_stability"),  # the stopping rule's options
     ({"groups": 3}, "params.groups"),
+    ({"refine_grid": 1}, "params.refine_grid"),
+    ({"refine_share": 1.0}, "params.refine_share"),
 ])
 def test_bad_options_name_the_field(raw, field):
     with pytest.raises(InvalidParams) as err:
@@ -195,3 +197,34 @@ def test_maps_equal_those_of_the_per_chain_implementation(case, chunk):
                OiseParams(**REFERENCE_CASES[case], batch_size=chunk))
     assert out.queries == int(ref[f"{case}_queries"])
     np.testing.assert_allclose(out.maps.numpy(), ref[case], rtol=1e-5, atol=1e-5)
+
+
+def test_refine_carries_each_cell_to_the_cells_it_covers():
+    coarse = torch.tensor([[[1.0, 0.0], [0.5, 1.02]]])
+    fine = torch.tensor([[[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0],
+                          [0.5, 0.5, 1.02, 1.02], [0.5, 0.5, 1.02, 1.02]]])
+    assert torch.equal(refine(coarse, 4), fine)
+
+
+def test_refined_chains_query_finer_masks_in_the_late_steps_within_the_budget():
+    seen: list[torch.Tensor] = []
+
+    def recorder(z: torch.Tensor) -> torch.Tensor:  # the input is the mask itself: image 1, baseline 0
+        seen.append(z[:, 0].clone())
+        return torch.stack([z.mean(dim=(1, 2, 3)), torch.zeros(len(z))], 1).softmax(1)
+
+    def roughness(masks: torch.Tensor) -> float:  # mean step between neighbouring pixels
+        return float(masks.diff(dim=-1).abs().mean() + masks.diff(dim=-2).abs().mean())
+
+    x = torch.ones(1, 3, 32, 32)
+    params = dict(grid=4, chains=10, queries=40, batch_size=10, seed=1)  # 4 steps, one forward pass each
+    plain = oise(recorder, x, torch.tensor([0]), OiseParams(**params))
+    coarse = [roughness(m) for m in seen]
+    seen.clear()
+    refined = oise(recorder, x, torch.tensor([0]), OiseParams(**params, refine_grid=16, refine_share=0.5))
+    fine = [roughness(m) for m in seen]
+    assert plain.queries == refined.queries == 40
+    assert fine[:2] == coarse[:2]  # the same draws until the switch
+    # the first refined step queries the carried coarse state at finer cells (sharper edges only);
+    # once the chains resample cell by cell, their masks vary at the fine scale
+    assert fine[2] > coarse[2] and fine[3] > 2 * max(coarse), (coarse, fine)
