@@ -24,6 +24,8 @@ def add_parser(bench: argparse._SubParsersAction) -> None:
                    help="weight of the outcome term in the second objective")
     p.add_argument("--diversity-weight", type=float, default=d.diversity_weight,
                    help="weight of the spread term (0 = the paper's objective)")
+    p.add_argument("--diversity-margin", type=float, default=d.diversity_margin,
+                   help="RMS difference at which the spread term stops pushing two in-fills apart")
     p.add_argument("--window", type=int, default=d.window, help="context-weight window at 32 px (odd); "
                                                                 "default the authors' 70/224 of it, 11")
     p.add_argument("--fractions", default=",".join(map(str, DEFAULT_FRACTIONS)),

@@ -45,6 +45,7 @@ class BenchConfig:
     prior_weight: float = 0.01
     outcome_weight: float = 10.0  # weight of the outcome term in the second objective
     diversity_weight: float = 1.0  # the spread term (0 = the paper's objective)
+    diversity_margin: float = 0.1  # RMS apart at which the spread term stops pushing (the service's default)
     window: int | None = None  # context-weight window at 32 px (odd); None: the authors' 70/224 of it
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS  # shares of the salient box hidden
     queries: int = 1000  # OISE queries per saliency map
@@ -154,7 +155,8 @@ def run(cfg: BenchConfig, on_row: Callable[[dict[str, Any]], None] | None = None
                 t = time.perf_counter()
                 params = {"variations": cfg.variations, "steps": cfg.steps, "lr": cfg.lr, "hidden": fraction,
                           "prior_weight": cfg.prior_weight, "outcome_weight": weight, "seed": cfg.seed,
-                          "diversity_weight": cfg.diversity_weight, "window": cfg.window}
+                          "diversity_weight": cfg.diversity_weight, "diversity_margin": cfg.diversity_margin,
+                          "window": cfg.window}
                 recs = reconstruct_many(images, maps, nets[kind], params=params)
                 copies = []
                 for r in recs:  # what K near-copies of the original would score on the same hole
