@@ -45,7 +45,7 @@ class BenchConfig:
     prior_weight: float = 0.01
     outcome_weight: float = 10.0  # weight of the outcome term in the second objective
     diversity_weight: float = 1.0  # the spread term (0 = the paper's objective)
-    diversity_margin: float = 0.1  # RMS apart at which the spread term stops pushing (the service's default)
+    diversity_margin: float = 0.04  # RMS apart at which the spread term stops pushing (the service's default)
     window: int | None = None  # context-weight window at 32 px (odd); None: the authors' 70/224 of it
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS  # shares of the salient box hidden
     queries: int = 1000  # OISE queries per saliency map

@@ -27,8 +27,10 @@ class ReconstructionParams(BaseModel):
     diversity_weight: float = Field(1.0, ge=0, le=1000,
                                     description="weight of the spread term that keeps the K in-fills "
                                                 "apart; 0 = the paper's objective")
-    diversity_margin: float = Field(0.1, gt=0, le=1, description="RMS difference (pixels in [0, 1]) "
-                                                                 "beyond which two in-fills are apart")
+    # 0.04, not 0.1: on planted objects at 50% hidden it keeps the class in 0.93 of variations
+    # (0.84 at 0.1) while they still differ 3.4 times as much as near-copies (docs/benchmarks.md).
+    diversity_margin: float = Field(0.04, gt=0, le=1, description="RMS difference (pixels in [0, 1]) "
+                                                                  "beyond which two in-fills are apart")
     window: int | None = Field(None, ge=3, le=1001,
                                description="context-weight window at the generator's size (odd); "
                                            "default the authors' 70/224 of it")

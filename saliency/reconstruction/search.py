@@ -53,7 +53,7 @@ class SearchOptions:
     outcome_weight: float = 0.0
     window: int | None = None  # None: WINDOW_FRACTION of the generator's size
     diversity_weight: float = 0.0
-    diversity_margin: float = 0.1  # RMS in [0, 1] pixels; pairs farther apart than this are left alone
+    diversity_margin: float = 0.04  # RMS in [0, 1] pixels; pairs farther apart than this are left alone
 
 
 def default_window(size: int) -> int:
