@@ -14,6 +14,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# kserve.txt keeps its extras (uvicorn[standard]): without them, pip 23's hash-checking resolver
+# takes kserve's `uvicorn[standard]` from the newest release on PyPI instead of the pinned one.
 LOCK_FLAGS := --generate-hashes --no-emit-index-url --no-emit-find-links --allow-unsafe --strip-extras -q
 
 KSERVE_VENV := .venv-kserve
@@ -62,4 +64,4 @@ lock: | $(BIN)/python
 	$(BIN)/pip-compile $(LOCK_FLAGS) --extra torch -o requirements/worker.txt pyproject.toml
 	$(BIN)/pip-compile $(LOCK_FLAGS) --extra torch --extra dev --extra test --extra bench --extra openvino \
 		-o requirements/dev.txt pyproject.toml
-	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/kserve.txt requirements/kserve.in
+	$(BIN)/pip-compile $(filter-out --strip-extras,$(LOCK_FLAGS)) -o requirements/kserve.txt requirements/kserve.in

@@ -62,10 +62,13 @@ class Server:
                     server.most_active = max(server.most_active, server.active)
                     server.changed.notify_all()
                 try:
-                    self.reply(*server.handler(server, self, request))
+                    answer = server.handler(server, self, request)
                 finally:
+                    # before the answer is sent: a client that has read it may send its next request
+                    # at once, which must not find this one still counted as in flight
                     with server.changed:
                         server.active -= 1
+                self.reply(*answer)
 
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Http)
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}/v2/models/m"
