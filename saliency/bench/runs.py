@@ -12,10 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import ValidationError
-
 from saliency.catalog.options import OiseParams
-from saliency.errors import SaliencyError
+from saliency.errors import InvalidParams, SaliencyError
 from saliency.methods import METHODS
 
 BUDGETS = (250, 500, 1000, 2000, 5000)
@@ -51,10 +49,9 @@ def oise_variant(name: str) -> dict[str, Any]:
                                 "option=value joined by '+', e.g. chains=16+refine_grid=16")
         params[match.group(1)] = json.loads(match.group(2))
     try:
-        OiseParams(**params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise SaliencyError(f"OISE variant {name!r}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        METHODS["oise"].parse_params(params)
+    except InvalidParams as exc:
+        raise SaliencyError(f"OISE variant {name!r}: {exc}") from None
     return params
 
 
